@@ -1,0 +1,227 @@
+#include "common/elf_file.h"
+
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "common/strings.h"
+
+namespace probe {
+
+struct ElfFile::Impl {
+  std::string path;
+  int fd = -1;
+  Elf* elf = nullptr;
+  std::vector<ElfSymbol> functions;
+  std::vector<GElf_Phdr> loads;
+  std::set<std::string> sections;
+  std::string build_id;
+  uint16_t type = 0;
+
+  ~Impl() {
+    if (elf) elf_end(elf);
+    if (fd >= 0) close(fd);
+  }
+};
+
+namespace {
+
+// Version names from .gnu.version_d, indexed by version index.
+std::map<uint16_t, std::string> read_version_definitions(Elf* elf, Elf_Scn* verdef_scn,
+                                                         size_t strtab) {
+  std::map<uint16_t, std::string> names;
+  if (!verdef_scn) return names;
+  Elf_Data* data = elf_getdata(verdef_scn, nullptr);
+  if (!data) return names;
+  size_t off = 0;
+  while (off < data->d_size) {
+    GElf_Verdef def;
+    if (!gelf_getverdef(data, off, &def)) break;
+    GElf_Verdaux aux;
+    if (def.vd_cnt > 0 && gelf_getverdaux(data, off + def.vd_aux, &aux)) {
+      const char* n = elf_strptr(elf, strtab, aux.vda_name);
+      if (n && !(def.vd_flags & VER_FLG_BASE)) names[def.vd_ndx] = n;
+    }
+    if (def.vd_next == 0) break;
+    off += def.vd_next;
+  }
+  return names;
+}
+
+void read_symbols(Elf* elf, Elf_Scn* scn, const GElf_Shdr& shdr, bool dynamic,
+                  Elf_Scn* versym_scn, const std::map<uint16_t, std::string>& versions,
+                  std::vector<ElfSymbol>* out) {
+  Elf_Data* data = elf_getdata(scn, nullptr);
+  if (!data || shdr.sh_entsize == 0) return;
+  Elf_Data* versym = versym_scn ? elf_getdata(versym_scn, nullptr) : nullptr;
+  size_t count = shdr.sh_size / shdr.sh_entsize;
+  for (size_t i = 0; i < count; ++i) {
+    GElf_Sym sym;
+    if (!gelf_getsym(data, static_cast<int>(i), &sym)) continue;
+    if (GELF_ST_TYPE(sym.st_info) != STT_FUNC && GELF_ST_TYPE(sym.st_info) != STT_GNU_IFUNC)
+      continue;
+    if (sym.st_shndx == SHN_UNDEF || sym.st_value == 0) continue;
+    const char* name = elf_strptr(elf, shdr.sh_link, sym.st_name);
+    if (!name || !*name) continue;
+    ElfSymbol s;
+    s.name = name;
+    s.address = sym.st_value;
+    s.size = sym.st_size;
+    s.dynamic = dynamic;
+    if (versym) {
+      GElf_Versym vs;
+      if (gelf_getversym(versym, static_cast<int>(i), &vs)) {
+        auto it = versions.find(vs & 0x7fff);
+        if (it != versions.end()) {
+          s.version = it->second;
+          s.default_version = (vs & 0x8000) == 0;
+        }
+      }
+    }
+    // .symtab entries may spell versions inline ("foo@@V1").
+    auto at = s.name.find('@');
+    if (at != std::string::npos) {
+      s.default_version = s.name.compare(at, 2, "@@") == 0;
+      s.version = s.name.substr(at + (s.default_version ? 2 : 1));
+      s.name.resize(at);
+    }
+    out->push_back(std::move(s));
+  }
+}
+
+}  // namespace
+
+ElfFile::ElfFile(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ElfFile::ElfFile(ElfFile&&) noexcept = default;
+ElfFile& ElfFile::operator=(ElfFile&&) noexcept = default;
+ElfFile::~ElfFile() = default;
+
+Result<ElfFile> ElfFile::open(const std::string& path) {
+  if (elf_version(EV_CURRENT) == EV_NONE) return make_error("libelf initialisation failed");
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (impl->fd < 0) return make_error("cannot open '{}': {}", path, std::strerror(errno));
+  impl->elf = elf_begin(impl->fd, ELF_C_READ_MMAP, nullptr);
+  if (!impl->elf || elf_kind(impl->elf) != ELF_K_ELF)
+    return make_error("'{}' is not an ELF file", path);
+  GElf_Ehdr ehdr;
+  if (!gelf_getehdr(impl->elf, &ehdr)) return make_error("'{}': bad ELF header", path);
+  impl->type = ehdr.e_type;
+
+  size_t phnum = 0;
+  elf_getphdrnum(impl->elf, &phnum);
+  for (size_t i = 0; i < phnum; ++i) {
+    GElf_Phdr ph;
+    if (gelf_getphdr(impl->elf, static_cast<int>(i), &ph) && ph.p_type == PT_LOAD)
+      impl->loads.push_back(ph);
+  }
+
+  size_t shstrndx = 0;
+  elf_getshdrstrndx(impl->elf, &shstrndx);
+  Elf_Scn* versym = nullptr;
+  Elf_Scn* verdef = nullptr;
+  size_t verdef_strtab = 0;
+  std::vector<std::pair<Elf_Scn*, GElf_Shdr>> symtabs;
+  for (Elf_Scn* scn = elf_nextscn(impl->elf, nullptr); scn; scn = elf_nextscn(impl->elf, scn)) {
+    GElf_Shdr sh;
+    if (!gelf_getshdr(scn, &sh)) continue;
+    const char* sname = elf_strptr(impl->elf, shstrndx, sh.sh_name);
+    if (sname) impl->sections.insert(sname);
+    if (sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM) symtabs.emplace_back(scn, sh);
+    if (sh.sh_type == SHT_GNU_versym) versym = scn;
+    if (sh.sh_type == SHT_GNU_verdef) {
+      verdef = scn;
+      verdef_strtab = sh.sh_link;
+    }
+    if (sh.sh_type == SHT_NOTE) {
+      Elf_Data* data = elf_getdata(scn, nullptr);
+      size_t off = 0, name_off = 0, desc_off = 0;
+      GElf_Nhdr nh;
+      while (data && (off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
+        if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+            std::memcmp(static_cast<char*>(data->d_buf) + name_off, "GNU", 4) == 0) {
+          const auto* d = static_cast<const unsigned char*>(data->d_buf) + desc_off;
+          for (size_t k = 0; k < nh.n_descsz; ++k) impl->build_id += fmt::format("{:02x}", d[k]);
+        }
+      }
+    }
+  }
+  auto versions = read_version_definitions(impl->elf, verdef, verdef_strtab);
+  for (auto& [scn, sh] : symtabs) {
+    bool dynamic = sh.sh_type == SHT_DYNSYM;
+    read_symbols(impl->elf, scn, sh, dynamic, dynamic ? versym : nullptr, versions,
+                 &impl->functions);
+  }
+  // One entry per (name, address); prefer the exported (.dynsym) copy, which has versions.
+  std::stable_sort(impl->functions.begin(), impl->functions.end(),
+                   [](const ElfSymbol& a, const ElfSymbol& b) {
+                     if (a.name != b.name) return a.name < b.name;
+                     if (a.address != b.address) return a.address < b.address;
+                     return a.dynamic > b.dynamic;
+                   });
+  impl->functions.erase(std::unique(impl->functions.begin(), impl->functions.end(),
+                                    [](const ElfSymbol& a, const ElfSymbol& b) {
+                                      return a.name == b.name && a.address == b.address;
+                                    }),
+                        impl->functions.end());
+  return ElfFile(std::move(impl));
+}
+
+const std::string& ElfFile::path() const { return impl_->path; }
+const std::vector<ElfSymbol>& ElfFile::functions() const { return impl_->functions; }
+std::string ElfFile::build_id() const { return impl_->build_id; }
+bool ElfFile::is_shared_object() const { return impl_->type == ET_DYN; }
+bool ElfFile::has_section(const std::string& name) const { return impl_->sections.count(name); }
+
+std::optional<ElfSymbol> ElfFile::find_function(const std::string& spec) const {
+  std::string name = spec, version;
+  bool want_default = false;
+  if (auto at = spec.find('@'); at != std::string::npos) {
+    name = spec.substr(0, at);
+    want_default = spec.compare(at, 2, "@@") == 0;
+    version = spec.substr(at + (want_default ? 2 : 1));
+  }
+  const ElfSymbol* best = nullptr;
+  for (const auto& s : impl_->functions) {
+    if (s.name != name) continue;
+    if (!version.empty() && s.version != version) continue;
+    if (want_default && !s.default_version) continue;
+    // Without a version, the default ('@@') definition is what the dynamic linker binds.
+    if (!best || (s.default_version && !best->default_version) || (s.dynamic && !best->dynamic))
+      best = &s;
+  }
+  if (!best) return std::nullopt;
+  return *best;
+}
+
+std::vector<std::string> ElfFile::nearest_functions(const std::string& name, size_t max) const {
+  std::vector<std::string> names;
+  names.reserve(impl_->functions.size());
+  for (const auto& s : impl_->functions) names.push_back(s.name);
+  return closest_matches(name, names, max);
+}
+
+Result<uint64_t> ElfFile::file_offset(uint64_t address) const {
+  for (const auto& ph : impl_->loads) {
+    if (address >= ph.p_vaddr && address < ph.p_vaddr + ph.p_memsz)
+      return address - ph.p_vaddr + ph.p_offset;
+  }
+  return make_error("address 0x{:x} is not in a loadable segment of '{}'", address, impl_->path);
+}
+
+std::string ElfFile::read_bytes(uint64_t offset, uint64_t size) const {
+  std::string out(size, '\0');
+  ssize_t n = pread(impl_->fd, out.data(), size, static_cast<off_t>(offset));
+  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return out;
+}
+
+}  // namespace probe

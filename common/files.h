@@ -1,0 +1,21 @@
+// Small file-system helpers that report errors as Result.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace probe {
+
+Result<std::string> read_file(const std::string& path);
+// Writes to a temporary file in the same directory, then renames: readers never see a
+// partial file and concurrent writers of the same content cannot corrupt each other.
+Status write_file_atomic(const std::string& path, std::string_view data);
+Status make_dirs(const std::string& path);
+std::string dirname_of(const std::string& path);
+std::string basename_of(const std::string& path);
+// Joins a relative path onto the directory of `base_file`; absolute paths pass through.
+std::string resolve_relative(const std::string& base_file, const std::string& path);
+
+}  // namespace probe

@@ -1,0 +1,39 @@
+// Record building: header, fixed fields at their layout offsets, then variable fields.
+#include <fmt/format.h>
+
+#include "compiler/codegen/probe_emitter.h"
+
+namespace probe {
+
+using plan::FieldType;
+using plan::ValueRef;
+
+void ProbeEmitter::emit_record() {
+  out_.line("__u8 *e = pk_begin({});", probe_.id);
+  out_.line("if (!e) return 0;");
+  for (const auto& f : layout_.fields) {
+    if (f.is_variable()) continue;
+    const plan::Capture* c = capture(f.name);
+    if (c->type == FieldType::kString) {  // comm
+      out_.line("bpf_get_current_comm(e + {}, {});", f.offset, f.size);
+      continue;
+    }
+    std::string t = c_type(c->type);
+    out_.line("*({} *)(e + {}) = {};", t, f.offset, value(c->value, c->type));
+  }
+  out_.line("__u32 off = {};", layout_.fixed_size);
+  for (const auto& f : layout_.fields) {
+    if (!f.is_variable()) continue;
+    const plan::Capture* c = capture(f.name);
+    std::string src = value(c->value, FieldType::kU64);
+    if (c->type == FieldType::kBytes)
+      out_.line("off = pk_put_bytes(e, off, {}, {}, PK_FIELD_CFG({}, {}, {}));", src,
+                length(*c->len), c->max, probe_.id, kernel_memory());
+    else
+      out_.line("off = pk_put_str(e, off, {}, PK_FIELD_CFG({}, {}, {}));", src, c->max, probe_.id,
+                kernel_memory());
+  }
+  out_.line("return pk_submit(e, off, {});", probe_.id);
+}
+
+}  // namespace probe

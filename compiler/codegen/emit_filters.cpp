@@ -1,0 +1,144 @@
+// In-kernel filters and protocol matchers. Each failing check counts PK_STAT_FILTERED and
+// ends the program before any record is built; string checks look only at a payload's
+// leading PK_PEEK_LEN bytes, read once into a small stack buffer.
+#include <fmt/format.h>
+
+#include "compiler/codegen/probe_emitter.h"
+#include "compiler/plan/matchers.h"
+
+namespace probe {
+
+using plan::FieldType;
+using plan::FilterOp;
+using plan::ValueRef;
+
+namespace {
+
+const char* c_op(FilterOp op) {
+  switch (op) {
+    case FilterOp::kEq: return "==";
+    case FilterOp::kNe: return "!=";
+    case FilterOp::kLt: return "<";
+    case FilterOp::kLe: return "<=";
+    case FilterOp::kGt: return ">";
+    case FilterOp::kGe: return ">=";
+    default: return "==";
+  }
+}
+
+// h[at..] equals the literal, byte by byte (no string functions in BPF).
+std::string bytes_equal(const std::string& h, const std::string& lit, const std::string& at) {
+  std::string out = "1";
+  for (size_t i = 0; i < lit.size(); ++i)
+    out += fmt::format(" && {}[{}{}] == {}", h, at, i, static_cast<unsigned>(static_cast<uint8_t>(lit[i])));
+  return out;
+}
+
+}  // namespace
+
+bool ProbeEmitter::filter_runs_at(const plan::Filter& f, Stage stage) const {
+  if (!paired()) return stage == build_stage();
+  // In a paired probe, checks on arguments and builtins run at entry so rejected calls save
+  // no state; everything that may depend on the call's effects runs at return.
+  bool early = f.lhs.source == ValueRef::Source::kArg || f.lhs.source == ValueRef::Source::kBuiltin;
+  return early == (stage == Stage::kEntry);
+}
+
+// Name of a head buffer holding the leading bytes of capture `c` (comm for the builtin).
+std::string ProbeEmitter::head_of(const plan::Capture& c) {
+  std::string h = "pk_h_" + c.name;
+  if (peeked_.insert(c.name).second) {
+    if (c.value.source == ValueRef::Source::kBuiltin) {
+      out_.line("char {}[16] = {{}};", h);
+      out_.line("bpf_get_current_comm({}, sizeof({}));", h, h);
+      out_.line("__u32 {}_n = 16;", h);
+    } else if (c.type == FieldType::kString) {
+      out_.line("__u8 {}[PK_PEEK_LEN + 1] = {{}};", h);
+      out_.line("__u32 {}_n = pk_peek_str({}, {}, {});", h, h, value(c.value, FieldType::kU64),
+                kernel_memory());
+    } else {
+      out_.line("__u8 {}[PK_PEEK_LEN] = {{}};", h);
+      out_.line("__u32 {}_n = pk_peek({}, {}, {}, {});", h, h, value(c.value, FieldType::kU64),
+                length(*c.len), kernel_memory());
+    }
+  }
+  return h;
+}
+
+void ProbeEmitter::emit_filters(Stage stage, bool after_derefs) {
+  for (const auto& f : probe_.filters) {
+    if (!filter_runs_at(f, stage) || uses_deref(f.lhs) != after_derefs) continue;
+    std::string cond;
+    const plan::Capture* cap =
+        f.lhs.source == ValueRef::Source::kCapture ? capture(f.lhs.name) : nullptr;
+    bool is_comm = f.lhs.source == ValueRef::Source::kBuiltin && f.lhs.builtin == plan::Builtin::kComm;
+    if (f.string_literal) {
+      plan::Capture comm;
+      if (is_comm) {
+        comm.name = "comm";
+        comm.value = f.lhs;
+        comm.type = FieldType::kString;
+        cap = &comm;
+      }
+      std::string h = head_of(*cap);
+      std::string n = h + "_n";
+      const std::string& lit = f.str_value;
+      bool text = cap->type == FieldType::kString;
+      switch (f.op) {
+        case FilterOp::kPrefix:
+          cond = fmt::format("{} >= {} && {}", n, lit.size(), bytes_equal(h, lit, ""));
+          break;
+        case FilterOp::kEq:
+        case FilterOp::kNe: {
+          std::string eq = text ? fmt::format("{} && {}[{}] == 0", bytes_equal(h, lit, ""), h, lit.size())
+                                : fmt::format("{} == {} && {}", n, lit.size(), bytes_equal(h, lit, ""));
+          cond = f.op == FilterOp::kEq ? eq : fmt::format("!({})", eq);
+          break;
+        }
+        case FilterOp::kContains: {
+          std::string found = fmt::format("pk_found{}", &f - probe_.filters.data());
+          out_.line("int {} = 0;", found);
+          out_.line("for (__u32 i = 0; i + {} <= PK_PEEK_LEN && i + {} <= {}; i++) {{", lit.size(),
+                    lit.size(), n);
+          out_.line("  if ({}) {{ {} = 1; break; }}", bytes_equal(h, lit, "i + "), found);
+          out_.line("}}");
+          cond = found;
+          break;
+        }
+        default: break;
+      }
+    } else {
+      FieldType t = cap ? cap->type
+                    : f.lhs.source == ValueRef::Source::kRet ? probe_.returns
+                                                             : FieldType::kI64;
+      if (f.lhs.source == ValueRef::Source::kBuiltin) t = FieldType::kU64;
+      const ValueRef& v = cap ? cap->value : f.lhs;
+      cond = fmt::format("{} {} {}", value(v, t), c_op(f.op),
+                         plan::is_signed(t) ? fmt::format("{}LL", f.int_value)
+                                            : fmt::format("{}ULL", static_cast<uint64_t>(f.int_value)));
+    }
+    out_.line("if (!({})) {{ /* {} */", cond, f.text);
+    out_.line("  pk_count({}, PK_STAT_FILTERED);", probe_.id);
+    out_.line("  return 0;");
+    out_.line("}}");
+  }
+}
+
+void ProbeEmitter::emit_matcher() {
+  if (probe_.matcher.empty()) return;
+  const plan::MatcherInfo* m = plan::find_matcher(probe_.matcher);
+  const plan::Capture* c = capture(probe_.match_capture);
+  if (!m || !c) return;
+  std::string h = head_of(*c);
+  std::vector<std::string> accept;
+  if (m->requests) accept.push_back("pk_m == PK_MATCH_REQUEST");
+  if (m->responses) accept.push_back("pk_m == PK_MATCH_RESPONSE");
+  out_.line("int pk_m = {}({}, {}_n);", m->function, h, h);
+  std::string cond = accept.size() == 2 ? fmt::format("{} || {}", accept[0], accept[1]) : accept[0];
+  out_.line("if (!({})) {{ /* match = \"{}\" */", cond, probe_.matcher);
+  out_.line("  pk_count({}, PK_STAT_FILTERED);", probe_.id);
+  out_.line("  return 0;");
+  out_.line("}}");
+}
+
+}  // namespace probe

@@ -1,0 +1,23 @@
+#include "compiler/frontend/node.h"
+
+namespace probe {
+
+const Node* Node::get(const std::string& key) const {
+  for (const auto& [k, v] : table)
+    if (k == key) return &v;
+  return nullptr;
+}
+
+const char* kind_name(Node::Kind kind) {
+  switch (kind) {
+    case Node::Kind::kTable: return "table";
+    case Node::Kind::kArray: return "array";
+    case Node::Kind::kString: return "string";
+    case Node::Kind::kInteger: return "integer";
+    case Node::Kind::kFloat: return "float";
+    case Node::Kind::kBool: return "boolean";
+  }
+  return "value";
+}
+
+}  // namespace probe

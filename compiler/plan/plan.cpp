@@ -1,0 +1,162 @@
+#include "compiler/plan/plan.h"
+
+namespace probe::plan {
+namespace {
+
+struct KindName {
+  ProbeKind kind;
+  const char* name;
+};
+constexpr KindName kKinds[] = {
+    {ProbeKind::kUprobe, "uprobe"},         {ProbeKind::kUretprobe, "uretprobe"},
+    {ProbeKind::kUsdt, "usdt"},             {ProbeKind::kKprobe, "kprobe"},
+    {ProbeKind::kKretprobe, "kretprobe"},   {ProbeKind::kTracepoint, "tracepoint"},
+    {ProbeKind::kRawTracepoint, "raw_tracepoint"}, {ProbeKind::kFentry, "fentry"},
+    {ProbeKind::kFexit, "fexit"},
+};
+
+struct TypeName {
+  FieldType type;
+  const char* name;
+  uint32_t size;
+};
+constexpr TypeName kTypes[] = {
+    {FieldType::kI8, "i8", 1},   {FieldType::kI16, "i16", 2},  {FieldType::kI32, "i32", 4},
+    {FieldType::kI64, "i64", 8}, {FieldType::kU8, "u8", 1},    {FieldType::kU16, "u16", 2},
+    {FieldType::kU32, "u32", 4}, {FieldType::kU64, "u64", 8},  {FieldType::kPtr, "ptr", 8},
+    {FieldType::kBool, "bool", 1}, {FieldType::kString, "str", 0}, {FieldType::kBytes, "bytes", 0},
+};
+
+}  // namespace
+
+const char* probe_kind_name(ProbeKind kind) {
+  for (const auto& k : kKinds)
+    if (k.kind == kind) return k.name;
+  return "?";
+}
+
+std::optional<ProbeKind> parse_probe_kind(const std::string& name) {
+  for (const auto& k : kKinds)
+    if (name == k.name) return k.kind;
+  return std::nullopt;
+}
+
+const std::vector<std::string>& probe_kind_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (const auto& k : kKinds) v.emplace_back(k.name);
+    return v;
+  }();
+  return names;
+}
+
+bool is_user_space(ProbeKind kind) {
+  return kind == ProbeKind::kUprobe || kind == ProbeKind::kUretprobe || kind == ProbeKind::kUsdt;
+}
+
+bool fires_at_return(ProbeKind kind) {
+  return kind == ProbeKind::kUretprobe || kind == ProbeKind::kKretprobe ||
+         kind == ProbeKind::kFexit;
+}
+
+const char* return_mode_name(ReturnMode mode) {
+  switch (mode) {
+    case ReturnMode::kAuto: return "auto";
+    case ReturnMode::kUretprobe: return "uretprobe";
+    case ReturnMode::kRetSites: return "ret-sites";
+  }
+  return "?";
+}
+
+const char* field_type_name(FieldType type) {
+  for (const auto& t : kTypes)
+    if (t.type == type) return t.name;
+  return "?";
+}
+
+std::optional<FieldType> parse_field_type(const std::string& name) {
+  for (const auto& t : kTypes)
+    if (name == t.name) return t.type;
+  return std::nullopt;
+}
+
+const std::vector<std::string>& field_type_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (const auto& t : kTypes) v.emplace_back(t.name);
+    return v;
+  }();
+  return names;
+}
+
+uint32_t scalar_size(FieldType type) {
+  for (const auto& t : kTypes)
+    if (t.type == type) return t.size;
+  return 0;
+}
+
+bool is_signed(FieldType type) {
+  return type == FieldType::kI8 || type == FieldType::kI16 || type == FieldType::kI32 ||
+         type == FieldType::kI64;
+}
+
+bool is_variable(FieldType type) {
+  return type == FieldType::kString || type == FieldType::kBytes;
+}
+
+const char* builtin_name(Builtin b) {
+  switch (b) {
+    case Builtin::kPid: return "pid";
+    case Builtin::kTid: return "tid";
+    case Builtin::kComm: return "comm";
+    case Builtin::kCgroup: return "cgroup";
+    case Builtin::kTimestamp: return "ts";
+    case Builtin::kUid: return "uid";
+    case Builtin::kGid: return "gid";
+    case Builtin::kCpu: return "cpu";
+  }
+  return "?";
+}
+
+const char* filter_op_name(FilterOp op) {
+  switch (op) {
+    case FilterOp::kEq: return "==";
+    case FilterOp::kNe: return "!=";
+    case FilterOp::kLt: return "<";
+    case FilterOp::kLe: return "<=";
+    case FilterOp::kGt: return ">";
+    case FilterOp::kGe: return ">=";
+    case FilterOp::kPrefix: return "prefix";
+    case FilterOp::kContains: return "contains";
+  }
+  return "?";
+}
+
+const char* target_kind_name(Target::Kind kind) {
+  switch (kind) {
+    case Target::Kind::kLibrary: return "library";
+    case Target::Kind::kBinary: return "binary";
+    case Target::Kind::kProcess: return "process";
+  }
+  return "?";
+}
+
+bool Probe::paired() const {
+  if (!fires_at_return(kind)) return false;
+  for (const auto& c : captures)
+    if (c.value.source == ValueRef::Source::kArg || c.value.source == ValueRef::Source::kDerefArg ||
+        (c.len && (c.len->source == ValueRef::Source::kArg ||
+                   c.len->source == ValueRef::Source::kDerefArg)))
+      return true;
+  for (const auto& f : filters)
+    if (f.lhs.source == ValueRef::Source::kArg) return true;
+  return false;
+}
+
+const Target* Plan::find_target(const std::string& name) const {
+  for (const auto& t : targets)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+}  // namespace probe::plan

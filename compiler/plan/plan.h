@@ -1,0 +1,162 @@
+// The ProbePlan: a policy after validation, with every name resolved and every default
+// applied. It is kernel-independent; code generation turns it into BPF C and a manifest.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compiler/diag/source.h"
+
+namespace probe::plan {
+
+enum class ProbeKind {
+  kUprobe,
+  kUretprobe,
+  kUsdt,
+  kKprobe,
+  kKretprobe,
+  kTracepoint,
+  kRawTracepoint,
+  kFentry,
+  kFexit,
+};
+const char* probe_kind_name(ProbeKind kind);
+std::optional<ProbeKind> parse_probe_kind(const std::string& name);
+const std::vector<std::string>& probe_kind_names();
+bool is_user_space(ProbeKind kind);   // uprobe, uretprobe, usdt
+bool fires_at_return(ProbeKind kind);  // uretprobe, kretprobe, fexit
+
+// How a user-space return probe is implemented.
+enum class ReturnMode { kAuto, kUretprobe, kRetSites };
+const char* return_mode_name(ReturnMode mode);
+
+enum class FieldType { kI8, kI16, kI32, kI64, kU8, kU16, kU32, kU64, kPtr, kBool, kString, kBytes };
+const char* field_type_name(FieldType type);
+std::optional<FieldType> parse_field_type(const std::string& name);
+const std::vector<std::string>& field_type_names();
+uint32_t scalar_size(FieldType type);  // 0 for string/bytes
+bool is_signed(FieldType type);
+bool is_variable(FieldType type);
+
+enum class Builtin { kPid, kTid, kComm, kCgroup, kTimestamp, kUid, kGid, kCpu };
+const char* builtin_name(Builtin b);
+
+// Where a captured or filtered value comes from.
+struct ValueRef {
+  enum class Source { kArg, kRet, kDerefArg, kRegister, kBuiltin, kTracepointField, kCapture };
+  Source source = Source::kArg;
+  int index = 0;         // argument number for kArg/kDerefArg
+  std::string name;      // register, tracepoint field or capture name
+  Builtin builtin = Builtin::kPid;
+  std::string text;      // as written, for messages
+  SourceRange range;
+
+  bool needs_return() const { return source == Source::kRet || source == Source::kDerefArg; }
+};
+
+struct Capture {
+  std::string name;
+  ValueRef value;
+  FieldType type = FieldType::kU64;
+  std::optional<ValueRef> len;  // for bytes
+  uint32_t max = 0;             // bytes/string capacity
+  SourceRange range;
+
+  bool needs_return() const { return value.needs_return() || (len && len->needs_return()); }
+};
+
+enum class FilterOp { kEq, kNe, kLt, kLe, kGt, kGe, kPrefix, kContains };
+const char* filter_op_name(FilterOp op);
+
+struct Filter {
+  std::string text;
+  ValueRef lhs;
+  FilterOp op = FilterOp::kEq;
+  bool string_literal = false;
+  int64_t int_value = 0;
+  std::string str_value;
+  SourceRange range;
+};
+
+struct ProcessSelector {
+  std::vector<std::string> comm;
+  std::vector<std::string> exe;
+  std::string cmdline;  // regular expression
+  std::vector<int64_t> pid;
+  std::vector<std::string> cgroup;
+  std::string container;  // "any" (default), "host" or "containers"
+  bool empty() const {
+    return comm.empty() && exe.empty() && cmdline.empty() && pid.empty() && cgroup.empty() &&
+           (container.empty() || container == "any");
+  }
+};
+
+struct Target {
+  enum class Kind { kLibrary, kBinary, kProcess };
+  std::string name;
+  Kind kind = Kind::kLibrary;
+  std::string spec;  // library soname/glob/path or binary path
+  std::vector<std::string> resolved;  // files found on this machine at compile time
+  ProcessSelector process;
+  bool optional = false;
+  SourceRange range;
+};
+const char* target_kind_name(Target::Kind kind);
+
+struct Probe {
+  uint32_t id = 0;
+  std::string name;
+  ProbeKind kind = ProbeKind::kUprobe;
+  std::string target;  // target name ("" for kernel probes without selectors)
+  std::string symbol;  // function, "provider:name" (usdt), "category:name" (tracepoint)
+  uint64_t offset = 0;
+  bool optional = false;
+  ReturnMode return_mode = ReturnMode::kAuto;
+  FieldType returns = FieldType::kI64;  // C type of the return value ("keep int as 32-bit")
+  std::vector<Capture> captures;
+  std::vector<Filter> filters;
+  std::string matcher;        // protocol matcher name, "" for none
+  std::string match_capture;  // the bytes capture the matcher inspects
+  bool emit_event = true;
+  std::string handler;  // Lua function, "" for the default on_<name>
+  SourceRange range;
+
+  // Whether the probe needs state saved at entry and an event built at return.
+  bool paired() const;
+};
+
+struct Handlers {
+  std::string script;  // absolute path, empty if none
+  std::map<std::string, std::string> on;  // probe name → function
+  SourceRange range;
+};
+
+struct Sink {
+  std::string type;  // jsonl | orchestrator | prometheus | otlp
+  std::map<std::string, std::string> settings;  // raw values; ${ENV:-default} resolved at run time
+  SourceRange range;
+};
+
+struct RuntimeOptions {
+  uint64_t ring_buffer_bytes = 8ull << 20;
+  uint32_t pairing_entries = 16384;
+};
+
+struct Plan {
+  std::string name;
+  std::string description;
+  std::string min_kernel = "5.8";
+  std::string policy_path;
+  std::vector<Target> targets;
+  std::vector<Probe> probes;
+  Handlers handlers;
+  std::vector<Sink> sinks;
+  RuntimeOptions runtime;
+
+  const Target* find_target(const std::string& name) const;
+};
+
+}  // namespace probe::plan

@@ -1,0 +1,105 @@
+// Pass: what the policy names exists on this machine — libraries, binaries, symbols and
+// tracepoints. Errors say what was looked for and where; optional targets only warn.
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <map>
+
+#include "common/elf_file.h"
+#include "common/ld_cache.h"
+#include "common/strings.h"
+#include "compiler/sema/context.h"
+
+namespace probe {
+namespace {
+
+void report(SemaContext& ctx, bool optional, const SourceRange& r, std::string msg,
+            std::string hint) {
+  if (optional) ctx.diags.warning(r, msg + " (optional, skipped)", std::move(hint));
+  else ctx.diags.error(r, std::move(msg), std::move(hint));
+}
+
+std::string tracefs_root() {
+  for (const char* p : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}) {
+    struct stat st;
+    if (stat((std::string(p) + "/events").c_str(), &st) == 0) return p;
+  }
+  return "/sys/kernel/tracing";
+}
+
+void resolve_targets(SemaContext& ctx) {
+  for (auto& t : ctx.plan.targets) {
+    if (t.kind == plan::Target::Kind::kLibrary) {
+      t.resolved = resolve_library(t.spec, ctx.options.ld_cache);
+      if (t.resolved.empty())
+        report(ctx, t.optional, t.range, fmt::format("library '{}' not found on this machine", t.spec),
+               fmt::format("looked in {} and {}", ctx.options.ld_cache,
+                           join(standard_library_dirs(), ", ")));
+    } else if (t.kind == plan::Target::Kind::kBinary) {
+      if (access(t.spec.c_str(), R_OK) == 0) t.resolved.push_back(t.spec);
+      else
+        report(ctx, t.optional, t.range, fmt::format("binary '{}' not found", t.spec),
+               "use an absolute path to the executable");
+    }
+  }
+}
+
+void check_symbols(SemaContext& ctx) {
+  std::map<std::string, std::optional<ElfFile>> files;
+  auto open = [&](const std::string& path) -> ElfFile* {
+    auto it = files.find(path);
+    if (it == files.end()) {
+      auto f = ElfFile::open(path);
+      it = files.emplace(path, f ? std::optional<ElfFile>(std::move(*f)) : std::nullopt).first;
+    }
+    return it->second ? &*it->second : nullptr;
+  };
+  for (size_t i = 0; i < ctx.plan.probes.size(); ++i) {
+    const auto& p = ctx.plan.probes[i];
+    const Node& node = *ctx.probe_nodes[i];
+    const SourceRange& at = node.get(plan::probe_kind_name(p.kind))->range;
+    if (p.kind == plan::ProbeKind::kUprobe || p.kind == plan::ProbeKind::kUretprobe) {
+      const plan::Target* t = ctx.plan.find_target(p.target);
+      if (!t || t->resolved.empty()) continue;
+      bool found = false;
+      std::vector<std::string> near;
+      for (const auto& path : t->resolved) {
+        ElfFile* f = open(path);
+        if (!f) continue;
+        if (f->find_function(p.symbol)) {
+          found = true;
+          break;
+        }
+        for (const auto& n : f->nearest_functions(p.symbol)) near.push_back(n);
+      }
+      if (!found) {
+        std::string hint = near.empty() ? fmt::format("`probec list --{} {}` shows its functions",
+                                                      plan::target_kind_name(t->kind), t->spec)
+                                        : fmt::format("did you mean '{}'?", near.front());
+        report(ctx, p.optional || t->optional, at,
+               fmt::format("function '{}' not found in {}", p.symbol, join(t->resolved, ", ")),
+               hint);
+      }
+    } else if (p.kind == plan::ProbeKind::kTracepoint) {
+      auto parts = split(p.symbol, ':');
+      if (parts.size() != 2) continue;
+      std::string dir = fmt::format("{}/events/{}/{}", tracefs_root(), parts[0], parts[1]);
+      struct stat st;
+      if (stat(dir.c_str(), &st) != 0)
+        report(ctx, p.optional, at, fmt::format("tracepoint '{}' not found", p.symbol),
+               fmt::format("looked for {}; `probec list --tracepoints '{}:*'` lists the category",
+                           dir, parts[0]));
+    }
+  }
+}
+
+}  // namespace
+
+void check_host(SemaContext& ctx) {
+  if (!ctx.options.check_host) return;
+  resolve_targets(ctx);
+  check_symbols(ctx);
+}
+
+}  // namespace probe

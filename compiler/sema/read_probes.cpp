@@ -1,0 +1,328 @@
+// Pass: [probe.NAME] tables — attach point, captures, filters and protocol matcher.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "compiler/plan/matchers.h"
+#include "compiler/sema/context.h"
+#include "compiler/sema/filter_expr.h"
+#include "compiler/sema/table_reader.h"
+#include "compiler/sema/value_expr.h"
+
+namespace probe {
+namespace {
+
+using plan::FieldType;
+using plan::ProbeKind;
+using plan::ValueRef;
+
+// Names every event carries in its header; captures may not reuse them.
+const std::set<std::string> kHeaderNames = {"pid", "tid", "ts", "cgroup", "probe"};
+
+constexpr uint32_t kMaxFieldBytes = 16384;
+constexpr uint32_t kDefaultStringMax = 128;
+constexpr uint32_t kDefaultBytesMax = 256;
+
+bool is_identifier(const std::string& s) {
+  if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+// Checks that a value can be read by this kind of probe.
+bool check_value_for_kind(const ValueRef& v, ProbeKind kind, const std::string& probe,
+                          Diagnostics& diags) {
+  using S = ValueRef::Source;
+  bool ret_ok = plan::fires_at_return(kind);
+  bool args_ok = kind == ProbeKind::kUprobe || kind == ProbeKind::kUretprobe ||
+                 kind == ProbeKind::kKprobe || kind == ProbeKind::kKretprobe ||
+                 kind == ProbeKind::kUsdt || kind == ProbeKind::kFentry ||
+                 kind == ProbeKind::kFexit || kind == ProbeKind::kRawTracepoint;
+  if ((v.source == S::kRet || v.source == S::kDerefArg) && !ret_ok) {
+    const char* ret_kind = kind == ProbeKind::kKprobe   ? "kretprobe"
+                           : kind == ProbeKind::kFentry ? "fexit"
+                                                        : "uretprobe";
+    diags.error(v.range,
+                fmt::format("'{}' is only known when the function returns, but probe '{}' is a {}",
+                            v.text, probe, plan::probe_kind_name(kind)),
+                fmt::format("make it a {} (arguments are saved at entry and paired automatically)",
+                            ret_kind));
+    return false;
+  }
+  if ((v.source == S::kArg || v.source == S::kDerefArg) && !args_ok) {
+    diags.error(v.range, fmt::format("a {} has no function arguments", plan::probe_kind_name(kind)),
+                "read tracepoint fields as args.NAME");
+    return false;
+  }
+  if (v.source == S::kTracepointField && kind != ProbeKind::kTracepoint) {
+    diags.error(v.range, fmt::format("'{}' names a tracepoint field, but probe '{}' is a {}", v.text,
+                                     probe, plan::probe_kind_name(kind)));
+    return false;
+  }
+  if (v.source == S::kRegister && !(plan::is_user_space(kind) || kind == ProbeKind::kKprobe ||
+                                    kind == ProbeKind::kKretprobe)) {
+    diags.error(v.range, fmt::format("registers are not available in a {}",
+                                     plan::probe_kind_name(kind)));
+    return false;
+  }
+  return true;
+}
+
+std::optional<ValueRef> read_value(const Node& n, bool allow_capture, ProbeKind kind,
+                                   const std::string& probe, Diagnostics& diags) {
+  ValueParseError err;
+  auto v = parse_value_ref(n.str, allow_capture, &err);
+  if (!v) {
+    diags.error(n.range, err.message, err.hint);
+    return std::nullopt;
+  }
+  v->range = n.range;
+  if (v->source != ValueRef::Source::kCapture && !check_value_for_kind(*v, kind, probe, diags))
+    return std::nullopt;
+  return v;
+}
+
+FieldType default_type(const ValueRef& v, FieldType returns) {
+  switch (v.source) {
+    case ValueRef::Source::kRet: return returns;
+    case ValueRef::Source::kBuiltin: return builtin_type(v.builtin);
+    default: return FieldType::kU64;
+  }
+}
+
+std::optional<plan::Capture> read_capture(const Node& node, const plan::Probe& probe,
+                                          Diagnostics& diags) {
+  if (!node.is_table()) {
+    diags.error(node.range, fmt::format("captures of probe '{}' must be tables", probe.name),
+                "write { name = \"buf\", value = \"arg1\", type = \"bytes\", len = \"arg2\" }");
+    return std::nullopt;
+  }
+  std::string what = fmt::format("capture of probe '{}'", probe.name);
+  TableReader r(node, what, diags);
+  plan::Capture c;
+  c.range = node.range;
+  auto name = r.string("name", true);
+  const Node* value = r.require("value", Node::Kind::kString);
+  const Node* type = r.get("type", Node::Kind::kString);
+  const Node* len = r.get("len", Node::Kind::kString);
+  auto max = r.integer("max", 1, kMaxFieldBytes);
+  r.finish();
+  if (!name || !value) return std::nullopt;
+  c.name = *name;
+  if (!is_identifier(c.name)) {
+    diags.error(node.get("name")->range, fmt::format("capture name '{}' is not an identifier", c.name),
+                "use letters, digits and '_', starting with a letter");
+    return std::nullopt;
+  }
+  if (kHeaderNames.count(c.name)) {
+    diags.error(node.get("name")->range,
+                fmt::format("capture name '{}' is reserved for the event header", c.name),
+                "every event already carries pid, tid, ts, cgroup and probe");
+    return std::nullopt;
+  }
+  auto v = read_value(*value, false, probe.kind, probe.name, diags);
+  if (!v) return std::nullopt;
+  c.value = *v;
+  c.type = default_type(c.value, probe.returns);
+  if (type) {
+    auto t = plan::parse_field_type(type->str);
+    if (!t) {
+      diags.error(type->range, fmt::format("unknown type '{}'", type->str),
+                  did_you_mean(type->str, plan::field_type_names()));
+      return std::nullopt;
+    }
+    c.type = *t;
+  }
+  if (c.value.source == ValueRef::Source::kBuiltin) {
+    FieldType natural = builtin_type(c.value.builtin);
+    if (plan::is_variable(natural) != plan::is_variable(c.type)) {
+      diags.error(type ? type->range : value->range,
+                  fmt::format("builtin '{}' is a {}", c.value.text, plan::field_type_name(natural)));
+      return std::nullopt;
+    }
+  }
+  if (c.type == FieldType::kBytes) {
+    if (!len) {
+      diags.error(node.range, fmt::format("bytes capture '{}' needs a length", c.name),
+                  "add len = \"arg2\" (an argument), \"ret\" or \"*arg3\" (read at return)");
+      return std::nullopt;
+    }
+    auto l = read_value(*len, true, probe.kind, probe.name, diags);
+    if (!l) return std::nullopt;
+    c.len = *l;
+    c.max = max.value_or(kDefaultBytesMax);
+  } else if (c.type == FieldType::kString) {
+    if (len) {
+      diags.error(len->range, "a string capture ends at its NUL terminator; 'len' applies to bytes",
+                  "use type = \"bytes\" for a buffer with a length");
+      return std::nullopt;
+    }
+    c.max = max.value_or(c.value.source == ValueRef::Source::kBuiltin ? 16 : kDefaultStringMax);
+  } else {
+    if (len || max) {
+      const Node* bad = len ? len : node.get("max");
+      diags.error(bad->range, fmt::format("'{}' applies only to bytes and str captures",
+                                          len ? "len" : "max"));
+      return std::nullopt;
+    }
+  }
+  return c;
+}
+
+void read_probe(SemaContext& ctx, const std::string& name, const Node& node) {
+  std::string what = fmt::format("probe '{}'", name);
+  plan::Probe p;
+  p.id = static_cast<uint32_t>(ctx.plan.probes.size());
+  p.name = name;
+  p.range = node.key_range.valid() ? node.key_range : node.range;
+  if (!is_identifier(name)) {
+    ctx.diags.error(p.range, fmt::format("probe name '{}' is not an identifier", name),
+                    "probe names become Lua handler names (on_<name>); use letters, digits, '_'");
+    return;
+  }
+  TableReader r(node, what, ctx.diags);
+  std::vector<const Node*> kinds;
+  for (const auto& k : plan::probe_kind_names()) {
+    if (const Node* n = r.get(k, Node::Kind::kString)) {
+      kinds.push_back(n);
+      p.kind = *plan::parse_probe_kind(k);
+      p.symbol = n->str;
+    }
+  }
+  if (auto t = r.string("target")) p.target = *t;
+  if (auto off = r.integer("offset", 0, INT64_MAX)) p.offset = static_cast<uint64_t>(*off);
+  if (auto opt = r.boolean("optional")) p.optional = *opt;
+  if (const Node* ret = r.get("return", Node::Kind::kString)) {
+    if (ret->str == "auto") p.return_mode = plan::ReturnMode::kAuto;
+    else if (ret->str == "uretprobe") p.return_mode = plan::ReturnMode::kUretprobe;
+    else if (ret->str == "ret-sites") p.return_mode = plan::ReturnMode::kRetSites;
+    else
+      ctx.diags.error(ret->range, fmt::format("unknown return mode '{}'", ret->str),
+                      "expected \"auto\", \"uretprobe\" or \"ret-sites\"");
+  }
+  if (const Node* rt = r.get("returns", Node::Kind::kString)) {
+    auto t = plan::parse_field_type(rt->str);
+    if (!t || plan::is_variable(*t))
+      ctx.diags.error(rt->range, fmt::format("'returns' must be an integer or pointer type, not '{}'", rt->str),
+                      "for example returns = \"i32\" for a C function returning int");
+    else
+      p.returns = *t;
+  }
+  const Node* captures = r.get("capture", Node::Kind::kArray);
+  std::vector<SourceRange> filter_ranges;
+  std::vector<std::string> filters = r.strings("filter", &filter_ranges);
+  const Node* match = r.get("match", Node::Kind::kString);
+  const Node* match_on = r.get("match_on", Node::Kind::kString);
+  if (auto ev = r.boolean("event")) p.emit_event = *ev;
+  if (auto h = r.string("handler")) p.handler = *h;
+  r.get("description", Node::Kind::kString);
+  r.finish();
+
+  if (kinds.empty()) {
+    ctx.diags.error(p.range, fmt::format("{} does not say where to attach", what),
+                    "add one of: uprobe, uretprobe, usdt, kprobe, kretprobe, tracepoint, "
+                    "raw_tracepoint, fentry, fexit (e.g. uprobe = \"SSL_write\")");
+    return;
+  }
+  if (kinds.size() > 1) {
+    ctx.diags.error(kinds[1]->key_range, fmt::format("{} has more than one attach point", what),
+                    "define one probe per attach point");
+    return;
+  }
+  const Node* kind_node = kinds[0];
+  if (p.symbol.empty()) {
+    ctx.diags.error(kind_node->range, fmt::format("{} has an empty attach point", what));
+    return;
+  }
+  if ((p.kind == ProbeKind::kTracepoint || p.kind == ProbeKind::kUsdt) &&
+      p.symbol.find(':') == std::string::npos) {
+    ctx.diags.error(kind_node->range,
+                    fmt::format("{} '{}' must be written as {}", plan::probe_kind_name(p.kind),
+                                p.symbol,
+                                p.kind == ProbeKind::kUsdt ? "\"provider:name\"" : "\"category:name\""));
+  }
+  if (plan::is_user_space(p.kind) && p.target.empty()) {
+    ctx.diags.error(kind_node->key_range,
+                    fmt::format("{} is a {} but names no target", what, plan::probe_kind_name(p.kind)),
+                    "add target = \"<name of a [target.NAME] table>\"");
+  }
+
+  std::set<std::string> names;
+  if (captures) {
+    for (const auto& item : captures->array) {
+      auto c = read_capture(item, p, ctx.diags);
+      if (!c) continue;
+      if (!names.insert(c->name).second) {
+        ctx.diags.error(item.get("name")->range,
+                        fmt::format("{} captures '{}' twice", what, c->name));
+        continue;
+      }
+      p.captures.push_back(std::move(*c));
+    }
+  }
+  for (size_t i = 0; i < filters.size(); ++i) {
+    auto f = parse_filter(filters[i], filter_ranges[i], ctx.diags);
+    if (!f) continue;
+    if (f->lhs.source != ValueRef::Source::kCapture &&
+        !check_value_for_kind(f->lhs, p.kind, name, ctx.diags))
+      continue;
+    p.filters.push_back(std::move(*f));
+  }
+  if (match) {
+    if (!plan::find_matcher(match->str)) {
+      ctx.diags.error(match->range, fmt::format("unknown protocol '{}'", match->str),
+                      did_you_mean(match->str, plan::matcher_names()));
+    } else {
+      p.matcher = match->str;
+      // The matcher inspects the named bytes/str capture, by default the first one.
+      const plan::Capture* target = nullptr;
+      // A payload is a bytes or str capture read through a pointer (not comm).
+      auto is_payload = [](const plan::Capture& c) {
+        return plan::is_variable(c.type) && c.value.source != ValueRef::Source::kBuiltin;
+      };
+      for (const auto& c : p.captures) {
+        if (match_on ? c.name == match_on->str : is_payload(c)) {
+          target = &c;
+          break;
+        }
+      }
+      if (!target || !is_payload(*target)) {
+        ctx.diags.error(match_on ? match_on->range : match->range,
+                        match_on ? fmt::format("'{}' is not a bytes or str capture of {}",
+                                               match_on->str, what)
+                                 : fmt::format("{} has no bytes or str capture to match", what),
+                        "capture the payload, e.g. { name = \"data\", value = \"arg1\", type = "
+                        "\"bytes\", len = \"arg2\" }");
+      } else {
+        p.match_capture = target->name;
+      }
+    }
+  } else if (match_on) {
+    ctx.diags.error(match_on->range, "'match_on' needs a 'match' protocol");
+  }
+  ctx.probe_nodes.push_back(&node);
+  ctx.plan.probes.push_back(std::move(p));
+}
+
+}  // namespace
+
+void read_probes(SemaContext& ctx) {
+  const Node* probes = ctx.root.get("probe");
+  if (!probes || !probes->is_table()) {
+    ctx.diags.error(ctx.root.range, "the policy defines no probes",
+                    "add a [probe.NAME] table, e.g. [probe.ssl_write] with uprobe = \"SSL_write\"");
+    return;
+  }
+  for (const auto& [name, node] : probes->table) {
+    if (!node.is_table()) {
+      ctx.diags.error(node.range, fmt::format("probe '{}' must be a table", name));
+      continue;
+    }
+    read_probe(ctx, name, node);
+  }
+  if (ctx.plan.probes.size() > 0xffff)
+    ctx.diags.error(probes->range, "a policy may define at most 65535 probes");
+}
+
+}  // namespace probe

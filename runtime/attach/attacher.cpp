@@ -1,0 +1,112 @@
+#include "runtime/attach/attacher.h"
+
+#include <bpf/libbpf.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "common/elf_file.h"
+#include "common/ld_cache.h"
+#include "common/log.h"
+
+namespace probe {
+
+Attacher::~Attacher() { detach_all(); }
+
+Status Attacher::attach_program(const ProbeManifest& p, const std::string& prog_name,
+                                bool retprobe, const std::string& file, uint64_t offset,
+                                const std::string& where) {
+  bpf_program* prog = object_.program(prog_name);
+  if (!prog) return make_error("program {} is missing from the object", prog_name);
+  bpf_link* link = bpf_program__attach_uprobe(prog, retprobe, -1, file.c_str(), offset);
+  if (!link) return make_error("cannot attach {} at {}: {}", retprobe ? "uretprobe" : "uprobe",
+                               where, std::strerror(errno));
+  links_.push_back(link);
+  return {};
+}
+
+Status Attacher::attach_user_probe(const Manifest& m, const ProbeManifest& p) {
+  const TargetManifest* t = m.target(p.target);
+  if (!t) return make_error("target '{}' is not in the manifest", p.target);
+  std::vector<std::string> files;
+  if (t->kind == plan::Target::Kind::kLibrary) files = resolve_library(t->spec);
+  else if (t->kind == plan::Target::Kind::kBinary) files = {t->spec};
+  if (files.empty())
+    return make_error("library '{}' not found (looked in /etc/ld.so.cache and the standard "
+                      "library directories)",
+                      t->spec);
+  size_t attached = 0;
+  std::string last_error;
+  for (const auto& file : files) {
+    auto elf = ElfFile::open(file);
+    if (!elf) {
+      last_error = elf.error().message;
+      continue;
+    }
+    auto sym = elf->find_function(p.symbol);
+    if (!sym) {
+      auto near = elf->nearest_functions(p.symbol, 1);
+      last_error = fmt::format("function '{}' not found in {}{}", p.symbol, file,
+                               near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near[0]));
+      continue;
+    }
+    auto off = elf->file_offset(sym->address + p.offset);
+    if (!off) {
+      last_error = off.error().message;
+      continue;
+    }
+    std::string where = fmt::format("{}:{}+0x{:x}", file, p.symbol, p.offset);
+    if (!p.entry_program.empty())
+      PROBE_TRY(attach_program(p, p.entry_program, false, file, *off, where));
+    if (!p.return_program.empty())
+      PROBE_TRY(attach_program(p, p.return_program, true, file, *off, where));
+    records_.push_back({p.id, p.name, where, AttachState::kAttached, ""});
+    log::info("attached {} ({}) at {} [file offset 0x{:x}, build-id {}]", p.name,
+              plan::probe_kind_name(p.kind), where, *off, elf->build_id().substr(0, 16));
+    ++attached;
+  }
+  if (attached == 0) return make_error("{}", last_error);
+  return {};
+}
+
+Status Attacher::attach_kernel_probe(const ProbeManifest& p) {
+  return make_error("attaching {} probes is not implemented yet", plan::probe_kind_name(p.kind));
+}
+
+Status Attacher::attach_all(const Manifest& m) {
+  for (const auto& p : m.probes) {
+    Status st = plan::is_user_space(p.kind) ? attach_user_probe(m, p) : attach_kernel_probe(p);
+    if (st) continue;
+    std::string msg = fmt::format("probe '{}' ({}): {}", p.name, p.location, st.error().message);
+    const TargetManifest* t = m.target(p.target);
+    if (p.optional || (t && t->optional)) {
+      log::warn("{} (optional, skipped)", msg);
+      records_.push_back({p.id, p.name, p.symbol, AttachState::kSkipped, st.error().message});
+      continue;
+    }
+    records_.push_back({p.id, p.name, p.symbol, AttachState::kFailed, st.error().message});
+    return make_error("{}", msg);
+  }
+  return {};
+}
+
+double Attacher::detach_all() {
+  auto start = std::chrono::steady_clock::now();
+  if (links_.empty()) return 0;
+  // Each destroy blocks in the kernel (uprobe unregistration waits for an RCU grace period),
+  // so release links from many threads at once.
+  size_t workers = std::min<size_t>(links_.size(), 64);
+  std::vector<std::thread> threads;
+  for (size_t w = 0; w < workers; ++w) {
+    threads.emplace_back([this, w, workers] {
+      for (size_t i = w; i < links_.size(); i += workers) bpf_link__destroy(links_[i]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  links_.clear();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace probe

@@ -1,0 +1,302 @@
+#include "runtime/daemon/daemon.h"
+
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <map>
+
+#include "common/log.h"
+#include "runtime/attach/attacher.h"
+#include "runtime/events/event_view.h"
+#include "runtime/events/ring_reader.h"
+#include "runtime/loader/bpf_object.h"
+#include "runtime/loader/kernel_check.h"
+#include "runtime/sinks/env_subst.h"
+#include "runtime/sinks/sink.h"
+
+namespace probe {
+namespace {
+
+constexpr int kExitUser = 1;
+constexpr int kExitEnv = 2;
+
+double ms_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
+// A decoded event as a JSON record, for policies without handlers.
+nlohmann::json event_record(const EventView& ev) {
+  nlohmann::json r = {{"probe", ev.probe().name}, {"pid", ev.pid()}, {"tid", ev.tid()},
+                      {"ts", ev.ts_ns()}};
+  for (const auto& f : ev.probe().fields) {
+    if (plan::is_variable(f.type) || f.type == plan::FieldType::kString) {
+      if (auto b = ev.bytes(f)) r[f.name] = std::string(b->data);
+    } else if (auto v = ev.integer(f)) {
+      r[f.name] = *v;
+    }
+  }
+  return r;
+}
+
+class Daemon {
+ public:
+  explicit Daemon(const DaemonOptions& o) : opts_(o) {}
+  int run();
+
+ private:
+  int setup();
+  int loop();
+  void on_record(const void* data, size_t size);
+  bool emit(const std::string& sink, const nlohmann::json& record);
+  void report_stats(bool final);
+
+  const DaemonOptions& opts_;
+  Artifact artifact_;
+  std::map<std::string, std::unique_ptr<Sink>> sinks_;
+  std::unique_ptr<LuaRuntime> lua_;
+  std::unique_ptr<BpfObject> object_;
+  std::unique_ptr<Attacher> attacher_;
+  std::unique_ptr<RingReader> ring_;
+  std::unique_ptr<EventDecoder> decoder_;
+  uint64_t events_ = 0;
+  uint64_t decode_errors_ = 0;
+  uint64_t unknown_sink_ = 0;
+  std::vector<ProbeCounters> last_counters_;
+};
+
+bool Daemon::emit(const std::string& sink, const nlohmann::json& record) {
+  auto it = sinks_.find(sink);
+  if (it == sinks_.end()) {
+    if (unknown_sink_++ == 0) log::warn("handler emitted to unknown sink '{}'", sink);
+    return false;
+  }
+  it->second->emit(record);
+  return true;
+}
+
+void Daemon::on_record(const void* data, size_t size) {
+  ++events_;
+  auto ev = decoder_->decode(data, size);
+  if (!ev) {
+    if (decode_errors_++ == 0) log::warn("dropped a malformed event record ({} bytes)", size);
+    return;
+  }
+  if (lua_) {
+    lua_->dispatch(*ev);
+    return;
+  }
+  nlohmann::json r = event_record(*ev);
+  for (auto& [id, s] : sinks_)
+    if (std::strcmp(s->type(), "jsonl") == 0) s->emit(r);
+}
+
+int Daemon::setup() {
+  auto start = std::chrono::steady_clock::now();
+  install_libbpf_logger();
+  KernelCheckOptions kc;
+  kc.btf_path = opts_.btf_path;
+  if (auto st = check_kernel_support(kc); !st) {
+    log::error("{}", st.error().message);
+    return kExitEnv;
+  }
+  if (auto st = check_bpf_privileges(); !st) {
+    log::error("{}", st.error().message);
+    return kExitEnv;
+  }
+  auto outcome = obtain_artifact(opts_.artifact);
+  if (!outcome) {
+    std::fprintf(stderr, "%s\n", outcome.error().message.c_str());
+    return kExitUser;
+  }
+  artifact_ = std::move(outcome->artifact);
+  const Manifest& m = artifact_.manifest;
+  log::info("policy {}: {} probes, object {} bytes ({} in {:.1f} ms)", m.policy_name,
+            m.probes.size(), artifact_.object.size(), outcome->cache_hit ? "cache hit" : "compiled",
+            outcome->ms);
+  kc.min_version = m.min_kernel;
+  if (auto st = check_kernel_support(kc); !st) {
+    log::error("{}", st.error().message);
+    return kExitEnv;
+  }
+
+  for (const auto& s : m.sinks) {
+    SinkManifest resolved = s;
+    for (auto& [k, v] : resolved.settings) {
+      auto sub = substitute_env(v, process_env());
+      if (!sub) {
+        log::error("sink '{}': {}", s.settings.count("id") ? s.settings.at("id") : s.type,
+                   sub.error().message);
+        return kExitUser;
+      }
+      v = *sub;
+    }
+    auto sink = make_sink(resolved);
+    if (!sink) {
+      log::error("{}", sink.error().message);
+      return kExitUser;
+    }
+    log::info("sink {} ({})", (*sink)->id(), resolved.type);
+    std::string id = (*sink)->id();
+    sinks_[id] = std::move(*sink);
+  }
+  if (!m.handler_script.empty()) {
+    auto lua = LuaRuntime::create(
+        m.handler_script, m, [this](const std::string& s, const nlohmann::json& r) { return emit(s, r); },
+        opts_.lua);
+    if (!lua) {
+      log::error("{}", lua.error().message);
+      return kExitUser;
+    }
+    lua_ = std::move(*lua);
+  }
+
+  auto object = BpfObject::load(artifact_, opts_.btf_path);
+  if (!object) {
+    log::error("{}", object.error().message);
+    return kExitEnv;
+  }
+  object_ = std::move(*object);
+  decoder_ = std::make_unique<EventDecoder>(artifact_.manifest);
+  auto ring = RingReader::open(object_->events_fd(),
+                               [this](const void* d, size_t n) { on_record(d, n); });
+  if (!ring) {
+    log::error("{}", ring.error().message);
+    return kExitEnv;
+  }
+  ring_ = std::move(*ring);
+  attacher_ = std::make_unique<Attacher>(*object_);
+  if (auto st = attacher_->attach_all(m); !st) {
+    log::error("{}", st.error().message);
+    return kExitUser;
+  }
+  if (lua_) lua_->call_hook("on_start");
+  log::info("ready: {} links attached in {:.1f} ms", attacher_->link_count(), ms_since(start));
+  return 0;
+}
+
+void Daemon::report_stats(bool final) {
+  auto counters = object_->read_counters();
+  last_counters_.resize(counters.size());
+  for (size_t i = 0; i < counters.size(); ++i) {
+    const auto& c = counters[i];
+    const auto& prev = last_counters_[i];
+    bool loss = c.ringbuf_drops != prev.ringbuf_drops || c.map_full != prev.map_full ||
+                c.read_errors != prev.read_errors;
+    if (final || loss)
+      log::info("probe {}: hits {} emitted {} filtered {} ring-buffer drops {} read errors {} "
+                "map full {} no entry {} truncated {}",
+                artifact_.manifest.probes[i].name, c.hits, c.emitted, c.filtered, c.ringbuf_drops,
+                c.read_errors, c.map_full, c.no_entry, c.truncated);
+  }
+  last_counters_ = counters;
+  if (final || decode_errors_ || (lua_ && lua_->counters().errors)) {
+    log::info("events {} malformed {} handler calls {} handler errors {}", events_, decode_errors_,
+              lua_ ? lua_->counters().calls : 0, lua_ ? lua_->counters().errors : 0);
+  }
+  for (const auto& [id, s] : sinks_)
+    if (final || s->counters().dropped || s->counters().failed)
+      log::info("sink {}: sent {} dropped {} failed {}", id, s->counters().sent.load(),
+                s->counters().dropped.load(), s->counters().failed.load());
+}
+
+int Daemon::loop() {
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGHUP);
+  int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+  itimerspec its{};
+  its.it_interval.tv_sec = opts_.stats_interval_s;
+  its.it_value.tv_sec = opts_.stats_interval_s;
+  timerfd_settime(tfd, 0, &its, nullptr);
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = ring_->epoll_fd();
+  epoll_ctl(ep, EPOLL_CTL_ADD, ring_->epoll_fd(), &ev);
+  ev.data.fd = sfd;
+  epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+  ev.data.fd = tfd;
+  epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
+
+  auto start = std::chrono::steady_clock::now();
+  bool running = true;
+  while (running) {
+    int timeout = -1;
+    if (opts_.duration_s > 0) {
+      double left = opts_.duration_s * 1000 - ms_since(start);
+      if (left <= 0) break;
+      timeout = static_cast<int>(left) + 1;
+    }
+    epoll_event events[8];
+    int n = epoll_wait(ep, events, 8, timeout);
+    if (n < 0 && errno != EINTR) {
+      log::error("epoll_wait: {}", std::strerror(errno));
+      break;
+    }
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == ring_->epoll_fd()) {
+        ring_->consume();
+      } else if (fd == sfd) {
+        signalfd_siginfo si{};
+        while (read(sfd, &si, sizeof si) == sizeof si) {
+          if (si.ssi_signo == SIGHUP) {
+            log::info("SIGHUP: reload is not supported yet; keeping the current policy");
+            continue;
+          }
+          log::info("received {}, stopping", strsignal(static_cast<int>(si.ssi_signo)));
+          running = false;
+        }
+      } else if (fd == tfd) {
+        uint64_t ticks = 0;
+        (void)!read(tfd, &ticks, sizeof ticks);
+        report_stats(false);
+      }
+    }
+  }
+  ring_->consume();  // deliver what is already in the ring before stopping
+  close(ep);
+  close(tfd);
+  close(sfd);
+  return 0;
+}
+
+int Daemon::run() {
+  // Signals are handled on the loop's signalfd; block them before any thread starts.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGHUP);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (int rc = setup(); rc != 0) {
+    if (attacher_) attacher_->detach_all();
+    return rc;
+  }
+  loop();
+  if (lua_) lua_->call_hook("on_stop");
+  for (auto& [id, s] : sinks_) s->flush();
+  report_stats(true);
+  double ms = attacher_->detach_all();
+  log::info("detached in {:.1f} ms", ms);
+  return 0;
+}
+
+}  // namespace
+
+int run_daemon(const DaemonOptions& options) {
+  Daemon d(options);
+  return d.run();
+}
+
+}  // namespace probe

@@ -1,0 +1,47 @@
+// Owns a loaded BPF object: opened from memory, sized for this machine, verified by the
+// kernel. Programs and maps are looked up by the names the manifest gives.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "compiler/artifact/artifact.h"
+
+struct bpf_object;
+struct bpf_program;
+struct bpf_map;
+
+namespace probe {
+
+// Routes libbpf's messages into our log (debug level unless they are warnings).
+void install_libbpf_logger();
+
+struct ProbeCounters {
+  uint64_t hits = 0, emitted = 0, filtered = 0, ringbuf_drops = 0, read_errors = 0, map_full = 0,
+           no_entry = 0, truncated = 0;
+};
+
+class BpfObject {
+ public:
+  // Opens and loads `artifact`'s object. `btf_path` overrides the kernel BTF used for CO-RE.
+  static Result<std::unique_ptr<BpfObject>> load(const Artifact& artifact, const std::string& btf_path);
+  ~BpfObject();
+  BpfObject(const BpfObject&) = delete;
+  BpfObject& operator=(const BpfObject&) = delete;
+
+  bpf_program* program(const std::string& name) const;
+  bpf_map* map(const std::string& name) const;
+  int events_fd() const;
+  // Per-probe counters kept in BPF, summed over CPUs.
+  std::vector<ProbeCounters> read_counters() const;
+
+ private:
+  BpfObject(bpf_object* obj, uint32_t probes);
+  bpf_object* obj_;
+  uint32_t probes_;
+};
+
+}  // namespace probe

@@ -1,0 +1,43 @@
+// A sink receives records (JSON objects made by handlers) and forwards them somewhere.
+// emit() never blocks the event loop: a sink that cannot keep up drops and counts.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+#include "compiler/artifact/manifest.h"
+
+namespace probe {
+
+struct SinkCounters {
+  std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> dropped{0};  // rejected before sending (invalid, queue full)
+  std::atomic<uint64_t> failed{0};   // the transport reported an error
+};
+
+class Sink {
+ public:
+  explicit Sink(std::string id) : id_(std::move(id)) {}
+  virtual ~Sink() = default;
+  const std::string& id() const { return id_; }
+  virtual const char* type() const = 0;
+  virtual void emit(const nlohmann::json& record) = 0;
+  virtual void flush() {}
+  const SinkCounters& counters() const { return counters_; }
+
+ protected:
+  SinkCounters counters_;
+
+ private:
+  std::string id_;
+};
+
+// Builds a sink from its manifest entry; settings have had ${ENV:-default} substituted.
+Result<std::unique_ptr<Sink>> make_sink(const SinkManifest& config);
+
+}  // namespace probe

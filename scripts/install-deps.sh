@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of probekit from Debian's archive.
+# Idempotent: packages already present are left alone; safe to run on every build.
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: must run as root (apt-get)" >&2
+  exit 1
+fi
+
+# Build: compiler toolchain, in-process Clang/LLVM 16, libbpf, policy and handler libraries.
+build_pkgs=(
+  build-essential cmake ninja-build pkg-config git
+  clang-16 llvm-16-dev libclang-16-dev libclang-cpp16-dev
+  libbpf-dev libelf-dev zlib1g-dev libzstd-dev bpftool
+  libtomlplusplus-dev liblua5.4-dev
+  nlohmann-json3-dev libfmt-dev libcapstone-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  systemtap-sdt-dev libssl-dev
+)
+# Tests: the real servers and clients the bpf/e2e tests drive.
+test_pkgs=(
+  nginx-light openssl curl python3 ca-certificates iproute2 procps
+)
+
+missing=()
+for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#build_pkgs[@]} build and ${#test_pkgs[@]} test packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# nginx is started by tests on their own ports; the packaged service must not hold :80.
+if command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now nginx >/dev/null 2>&1 || true
+fi
+pkill -x nginx 2>/dev/null || true
+echo "install-deps: done"

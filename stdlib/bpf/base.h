@@ -1,0 +1,163 @@
+/* Runtime support for generated BPF programs: maps every policy shares (event ring buffer,
+ * per-CPU scratch record, per-probe counters) and the shared subprograms that build records.
+ *
+ * The generated translation unit defines before including this header:
+ *   PK_NPROBES      number of probes (sizes the counter map)
+ *   PK_EVENT_MAX    power of two >= the largest record any probe can build
+ *   PK_RINGBUF_SIZE ring buffer bytes (power of two, multiple of the page size) */
+#ifndef PK_BASE_H
+#define PK_BASE_H
+
+#include "kernel_types.h"
+#include "bpf/bpf_helpers.h"
+#include "bpf/bpf_tracing.h"
+#include "bpf/bpf_core_read.h"
+#include "event.h"
+#include "proto/common.h"
+
+#ifndef PK_NPROBES
+#error "PK_NPROBES must be defined by the generated program"
+#endif
+
+/* The kernel requires a GPL-compatible licence for bpf_probe_read_user and ring buffers. */
+char LICENSE[] SEC("license") = "GPL";
+
+/* Two event-sized halves: a record starts in the first half, so every masked offset plus one
+ * field still lies inside the buffer, which is what lets the verifier accept variable copies. */
+struct pk_scratch {
+  __u8 data[2 * PK_EVENT_MAX];
+};
+
+/* One slot per CPU; the loader sets max_entries to the number of possible CPUs. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct pk_scratch);
+} pk_scratch_map SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, PK_NPROBES * PK_NSTATS);
+  __type(key, __u32);
+  __type(value, __u64);
+} pk_stats SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, PK_RINGBUF_SIZE);
+} pk_events SEC(".maps");
+
+static __always_inline void pk_count(__u32 probe, __u32 stat) {
+  __u32 key = probe * PK_NSTATS + stat;
+  __u64 *v = bpf_map_lookup_elem(&pk_stats, &key);
+  if (v) *v += 1;
+}
+
+/* Saves entry state for the matching return probe; a full map is counted, never silent. */
+static __always_inline void pk_save_entry(void *map, __u64 key, void *value, __u32 probe) {
+  if (bpf_map_update_elem(map, &key, value, BPF_ANY) != 0) pk_count(probe, PK_STAT_MAP_FULL);
+}
+
+/* Starts a record in this CPU's scratch buffer and fills the header. */
+static __always_inline __u8 *pk_begin(__u32 probe) {
+  __u32 cpu = bpf_get_smp_processor_id();
+  struct pk_scratch *s = bpf_map_lookup_elem(&pk_scratch_map, &cpu);
+  if (!s) return 0;
+  struct pk_event_header *h = (struct pk_event_header *)s->data;
+  __u64 id = bpf_get_current_pid_tgid();
+  h->probe_id = probe;
+  h->size = 0;
+  h->pid = id >> 32;
+  h->tid = (__u32)id;
+  h->ts_ns = bpf_ktime_get_ns();
+  h->cgroup_id = bpf_get_current_cgroup_id();
+  return s->data;
+}
+
+static __always_inline __u32 pk_align8(__u32 off) { return (off + 7) & ~7u; }
+
+/* A field's copy settings packed in one argument (BPF subprograms take at most five):
+ * bits 0-31 max bytes, 32-47 probe id, bit 48 set when the source is kernel memory. */
+#define PK_FIELD_CFG(max, probe, kernel) \
+  (((__u64)(kernel) << 48) | ((__u64)(probe) << 32) | (__u64)(__u32)(max))
+
+/* Appends a byte field: pk_var prefix + up to max bytes read from user (or kernel) memory.
+ * Returns the offset after the field. Lengths are 64-bit and clamped with barrier_var so the
+ * verifier follows the bound whatever the compiler does with them. */
+static __noinline __u32 pk_put_bytes(__u8 *buf, __u32 off, __u64 src, __u64 len, __u64 cfg) {
+  __u32 probe = (cfg >> 32) & 0xffff;
+  __u64 max = cfg & 0xffffffffull;
+  off &= PK_EVENT_MAX - 1;
+  __u64 cap = len;
+  if (cap > max) cap = max;
+  barrier_var(cap);
+  if (cap > PK_EVENT_MAX - 8) cap = PK_EVENT_MAX - 8;
+  struct pk_var *v = (struct pk_var *)(buf + off);
+  v->original = len > 0xffffffffull ? 0xffffffffu : (__u32)len;
+  if (len > max) pk_count(probe, PK_STAT_TRUNCATED);
+  long err = (cfg >> 48) ? bpf_probe_read_kernel(buf + off + 8, cap, (void *)src)
+                         : bpf_probe_read_user(buf + off + 8, cap, (void *)src);
+  if (err != 0) {
+    pk_count(probe, PK_STAT_READ_ERRORS);
+    cap = 0;
+  }
+  v->captured = (__u32)cap;
+  return pk_align8(off + 8 + (__u32)cap);
+}
+
+/* Appends a NUL-terminated string of at most max bytes (terminator included). */
+static __noinline __u32 pk_put_str(__u8 *buf, __u32 off, __u64 src, __u64 cfg) {
+  __u32 probe = (cfg >> 32) & 0xffff;
+  off &= PK_EVENT_MAX - 1;
+  __u64 cap = cfg & 0xffffffffull;
+  barrier_var(cap);
+  if (cap > PK_EVENT_MAX - 8) cap = PK_EVENT_MAX - 8;
+  struct pk_var *v = (struct pk_var *)(buf + off);
+  long n = (cfg >> 48) ? bpf_probe_read_kernel_str(buf + off + 8, cap, (void *)src)
+                       : bpf_probe_read_user_str(buf + off + 8, cap, (void *)src);
+  if (n < 0) {
+    pk_count(probe, PK_STAT_READ_ERRORS);
+    n = 0;
+  } else if (n > 0) {
+    n -= 1; /* drop the terminator from the captured length */
+  }
+  if (n > (long)(PK_EVENT_MAX - 8)) n = 0;
+  v->captured = (__u32)n;
+  v->original = (__u32)n;
+  return pk_align8(off + 8 + (__u32)n);
+}
+
+/* Reads up to PK_PEEK_LEN leading bytes of a payload so a protocol matcher can decide whether
+ * the record is worth building. Returns the number of bytes read (0 on fault). */
+static __always_inline __u32 pk_peek(__u8 *head, __u64 src, __u64 len, int kernel) {
+  __u64 n = len < PK_PEEK_LEN ? len : PK_PEEK_LEN;
+  barrier_var(n);
+  if (n > PK_PEEK_LEN) n = PK_PEEK_LEN;
+  long err = kernel ? bpf_probe_read_kernel(head, n, (void *)src)
+                    : bpf_probe_read_user(head, n, (void *)src);
+  return err ? 0 : (__u32)n;
+}
+
+/* Reads a string's leading bytes (at most PK_PEEK_LEN) for string filters; the buffer must
+ * have PK_PEEK_LEN + 1 bytes. Returns the length without the terminator. */
+static __always_inline __u32 pk_peek_str(__u8 *head, __u64 src, int kernel) {
+  long n = kernel ? bpf_probe_read_kernel_str(head, PK_PEEK_LEN + 1, (void *)src)
+                  : bpf_probe_read_user_str(head, PK_PEEK_LEN + 1, (void *)src);
+  return n > 0 ? (__u32)(n - 1) : 0;
+}
+
+/* Copies the finished record into the ring buffer; a full ring is counted as a drop. */
+static __noinline int pk_submit(__u8 *buf, __u32 size, __u32 probe) {
+  size &= 2 * PK_EVENT_MAX - 1;
+  if (size < sizeof(struct pk_event_header)) return 0;
+  ((struct pk_event_header *)buf)->size = size;
+  if (bpf_ringbuf_output(&pk_events, buf, size, 0) != 0) {
+    pk_count(probe, PK_STAT_RINGBUF_DROPS);
+    return 0;
+  }
+  pk_count(probe, PK_STAT_EMITTED);
+  return 0;
+}
+
+#endif
