@@ -63,7 +63,7 @@ Status ObjectCache::put(const std::string& key, const std::string& object) {
 void ObjectCache::trim() const {
   struct Entry {
     std::string path;
-    time_t mtime;
+    timespec mtime;
     uint64_t size;
   };
   std::vector<Entry> entries;
@@ -76,13 +76,15 @@ void ObjectCache::trim() const {
     std::string p = dir_ + "/" + name;
     struct stat st;
     if (stat(p.c_str(), &st) != 0) continue;
-    entries.push_back({p, st.st_mtime, static_cast<uint64_t>(st.st_size)});
+    entries.push_back({p, st.st_mtim, static_cast<uint64_t>(st.st_size)});
     total += static_cast<uint64_t>(st.st_size);
   }
   closedir(d);
   if (total <= max_bytes_) return;
   std::sort(entries.begin(), entries.end(),
-            [](const Entry& a, const Entry& b) { return a.mtime < b.mtime; });
+            [](const Entry& a, const Entry& b) {
+              return std::pair(a.mtime.tv_sec, a.mtime.tv_nsec) < std::pair(b.mtime.tv_sec, b.mtime.tv_nsec);
+            });
   for (const auto& e : entries) {
     if (total <= max_bytes_) break;
     if (unlink(e.path.c_str()) == 0) total -= e.size;

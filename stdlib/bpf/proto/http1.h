@@ -4,7 +4,7 @@
 #ifndef PK_PROTO_HTTP1_H
 #define PK_PROTO_HTTP1_H
 
-#include "proto/common.h"
+#include "common.h"
 
 PK_MATCHER int pk_http1_is_request(const __u8 *p, __u32 n) {
   if (n < 4) return 0;

@@ -1,0 +1,130 @@
+// Handlers run sandboxed: no way out to the system, a runaway loop is cut off and counted,
+// errors are counted and never fatal, and emit() reaches the sinks.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "runtime/lua/lua_runtime.h"
+#include "tests/support/env.h"
+
+namespace probe {
+namespace {
+
+struct Fixture {
+  test::TempDir dir;
+  Manifest manifest;
+  std::vector<std::pair<std::string, nlohmann::json>> emitted;
+  std::vector<uint8_t> rec;
+
+  Fixture() {
+    manifest.probe_count = 1;
+    ProbeManifest p;
+    p.name = "w";
+    p.handler = "on_w";
+    p.fixed_size = 40;
+    p.fields = {{"n", plan::FieldType::kI64, 32, 8, -1, 0}, {"data", plan::FieldType::kBytes, 0, 0, 0, 64}};
+    manifest.probes.push_back(p);
+    rec.assign(40, 0);
+    pk_event_header h{0, 0, 7, 8, 123, 0};
+    int64_t n = 5;
+    std::memcpy(rec.data(), &h, sizeof h);
+    std::memcpy(rec.data() + 32, &n, 8);
+    std::string s = "GET /a HTTP/1.1";
+    pk_var v{static_cast<uint32_t>(s.size()), static_cast<uint32_t>(s.size())};
+    rec.insert(rec.end(), reinterpret_cast<uint8_t*>(&v), reinterpret_cast<uint8_t*>(&v) + 8);
+    rec.insert(rec.end(), s.begin(), s.end());
+    rec.resize((rec.size() + 7) / 8 * 8);
+    uint32_t size = static_cast<uint32_t>(rec.size());
+    std::memcpy(rec.data() + 4, &size, 4);
+  }
+
+  Result<std::unique_ptr<LuaRuntime>> make(const std::string& code, LuaLimits limits = {}) {
+    std::string path = dir.file("h.lua");
+    test::write_text(path, code);
+    return LuaRuntime::create(path, manifest, [this](const std::string& s, const nlohmann::json& r) {
+      emitted.emplace_back(s, r);
+      return true;
+    }, limits);
+  }
+  EventView view() { return EventView(manifest.probes[0], rec.data(), rec.size()); }
+};
+
+TEST(LuaRuntime, HandlerSeesEventFieldsAndEmits) {
+  Fixture f;
+  auto rt = f.make(R"(
+    local http = require("probekit.http")
+    local seen = 0
+    function on_w(ev)
+      seen = seen + 1
+      local req = http.parse_request(ev.data .. "\r\nHost: h\r\n\r\n")
+      emit("out", {pid = ev.pid, tid = ev.tid, ts = ev.ts, n = ev.n, method = req.method,
+                   path = req.target, host = req.headers.host, seen = seen, probe = ev.probe})
+    end)");
+  ASSERT_TRUE(rt) << rt.error().message;
+  (*rt)->dispatch(f.view());
+  (*rt)->dispatch(f.view());
+  ASSERT_EQ(f.emitted.size(), 2u);
+  EXPECT_EQ(f.emitted[0].first, "out");
+  const auto& r = f.emitted[1].second;
+  EXPECT_EQ(r["pid"], 7);
+  EXPECT_EQ(r["tid"], 8);
+  EXPECT_EQ(r["ts"], 123);
+  EXPECT_EQ(r["n"], 5);
+  EXPECT_EQ(r["method"], "GET");
+  EXPECT_EQ(r["path"], "/a");
+  EXPECT_EQ(r["host"], "h");
+  EXPECT_EQ(r["seen"], 2);  // state survives across events
+  EXPECT_EQ(r["probe"], "w");
+  EXPECT_EQ((*rt)->counters().calls, 2u);
+}
+
+TEST(LuaRuntime, SandboxRefusesTheOutsideWorld) {
+  Fixture f;
+  for (const char* code : {"io.open('/etc/passwd')", "os.execute('true')", "os.exit(1)",
+                           "debug.getinfo(1)", "dofile('/etc/passwd')", "loadfile('/etc/passwd')",
+                           "require('os')", "require('../../etc/passwd')", "package.loadlib('x', 'y')",
+                           "load(string.dump(function() end))()"}) {
+    auto rt = f.make(std::string("function on_w(ev) ") + code + " end");
+    ASSERT_TRUE(rt) << code << ": " << rt.error().message;
+    (*rt)->dispatch(f.view());
+    EXPECT_EQ((*rt)->counters().errors, 1u) << code << " was allowed";
+  }
+}
+
+TEST(LuaRuntime, InstructionBudgetStopsARunawayHandler) {
+  Fixture f;
+  LuaLimits limits;
+  limits.instructions_per_call = 100000;
+  auto rt = f.make("n = 0\nfunction on_w(ev) n = n + 1; if n == 1 then while true do end end emit('o', {n = n}) end",
+                   limits);
+  ASSERT_TRUE(rt);
+  (*rt)->dispatch(f.view());  // runs away, is cut off
+  (*rt)->dispatch(f.view());  // the next call works
+  EXPECT_EQ((*rt)->counters().budget_exceeded, 1u);
+  EXPECT_EQ((*rt)->counters().errors, 1u);
+  ASSERT_EQ(f.emitted.size(), 1u);
+  EXPECT_EQ(f.emitted[0].second["n"], 2);
+}
+
+TEST(LuaRuntime, MemoryCapHolds) {
+  Fixture f;
+  LuaLimits limits;
+  limits.memory_bytes = 4u << 20;
+  auto rt = f.make("t = {}\nfunction on_w(ev) for i = 1, 1e8 do t[i] = string.rep('x', 100) .. i end end",
+                   limits);
+  ASSERT_TRUE(rt);
+  (*rt)->dispatch(f.view());
+  EXPECT_EQ((*rt)->counters().errors, 1u);
+  EXPECT_LE((*rt)->memory_in_use(), limits.memory_bytes);
+}
+
+TEST(LuaRuntime, ScriptErrorsAtLoadNameTheFileAndLine) {
+  Fixture f;
+  auto rt = f.make("local x = 1\nfunction on_w(ev)\n  x = x +\nend\n");
+  ASSERT_FALSE(rt);
+  EXPECT_NE(rt.error().message.find("h.lua:4:"), std::string::npos) << rt.error().message;
+}
+
+}  // namespace
+}  // namespace probe

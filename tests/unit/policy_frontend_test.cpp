@@ -1,0 +1,134 @@
+// The front end reads the shipped API-discovery policy into the plan the code generator uses.
+#include <gtest/gtest.h>
+
+#include "compiler/sema/sema.h"
+#include "tests/support/env.h"
+
+namespace probe {
+namespace {
+
+plan::Plan load(const std::string& rel) {
+  Diagnostics diags;
+  SemaOptions opts;
+  opts.check_host = false;
+  auto plan = analyze_policy_file(test::source_dir() + "/" + rel, opts, diags);
+  EXPECT_TRUE(plan) << diags.format();
+  EXPECT_EQ(diags.all().size(), 0u) << diags.format();
+  return plan ? *plan : plan::Plan{};
+}
+
+const plan::Probe& probe_named(const plan::Plan& p, const std::string& name) {
+  for (const auto& pr : p.probes)
+    if (pr.name == name) return pr;
+  ADD_FAILURE() << "no probe " << name;
+  static plan::Probe none;
+  return none;
+}
+
+TEST(PolicyFrontend, ReadsApiDiscoveryPolicy) {
+  plan::Plan p = load("policies/api-discovery.toml");
+  EXPECT_EQ(p.name, "api-discovery");
+  ASSERT_EQ(p.targets.size(), 1u);
+  EXPECT_EQ(p.targets[0].name, "openssl");
+  EXPECT_EQ(p.targets[0].kind, plan::Target::Kind::kLibrary);
+  EXPECT_EQ(p.targets[0].spec, "libssl.so.3");
+
+  ASSERT_EQ(p.probes.size(), 4u);
+  // Probe ids follow source order.
+  EXPECT_EQ(p.probes[0].name, "ssl_write");
+  EXPECT_EQ(p.probes[3].name, "ssl_read_ex");
+
+  const auto& w = probe_named(p, "ssl_write");
+  EXPECT_EQ(w.kind, plan::ProbeKind::kUprobe);
+  EXPECT_EQ(w.symbol, "SSL_write");
+  EXPECT_EQ(w.matcher, "http1");
+  EXPECT_EQ(w.match_capture, "data");
+  EXPECT_FALSE(w.paired());
+  ASSERT_EQ(w.filters.size(), 1u);
+  EXPECT_EQ(w.filters[0].op, plan::FilterOp::kGt);
+  EXPECT_EQ(w.filters[0].lhs.source, plan::ValueRef::Source::kCapture);
+
+  const auto& r = probe_named(p, "ssl_read");
+  EXPECT_EQ(r.kind, plan::ProbeKind::kUretprobe);
+  EXPECT_EQ(r.returns, plan::FieldType::kI32);
+  EXPECT_TRUE(r.paired());
+  const plan::Capture* data = nullptr;
+  for (const auto& c : r.captures)
+    if (c.name == "data") data = &c;
+  ASSERT_NE(data, nullptr);
+  EXPECT_EQ(data->type, plan::FieldType::kBytes);
+  EXPECT_EQ(data->max, 4096u);
+  ASSERT_TRUE(data->len.has_value());
+  EXPECT_EQ(data->len->source, plan::ValueRef::Source::kRet);
+
+  const auto& rx = probe_named(p, "ssl_read_ex");
+  for (const auto& c : rx.captures)
+    if (c.name == "data") EXPECT_EQ(c.len->source, plan::ValueRef::Source::kDerefArg);
+
+  EXPECT_NE(p.handlers.script.find("policies/api-discovery.lua"), std::string::npos);
+  ASSERT_EQ(p.sinks.size(), 2u);
+  EXPECT_EQ(p.sinks[1].type, "orchestrator");
+  EXPECT_EQ(p.sinks[1].settings.at("endpoint"),
+            "${METRIST_ORCHESTRATOR_ENDPOINT:-127.0.0.1:51712}");
+}
+
+TEST(PolicyFrontend, ReportsEveryErrorWithLocationAndHint) {
+  Diagnostics diags;
+  SemaOptions opts;
+  opts.check_host = false;
+  auto plan = analyze_policy_text("p.toml", R"([policy]
+name = "x"
+[target.lib]
+library = "libssl.so.3"
+[probe.w]
+target = "lib"
+uprobe = "SSL_write"
+capture = [{ name = "buf", value = "arg1", type = "bytse" }]
+match = "htttp1"
+[probe.r]
+target = "lib"
+uprobe = "SSL_read"
+capture = [{ name = "n", value = "ret" }]
+)",
+                                  opts, diags);
+  EXPECT_FALSE(plan);
+  EXPECT_EQ(diags.format(),
+            "p.toml:8:51: error: unknown type 'bytse'\n"
+            "capture = [{ name = \"buf\", value = \"arg1\", type = \"bytse\" }]\n"
+            "                                                  ^~~~~~~\n"
+            "hint: did you mean 'bytes'?\n"
+            "p.toml:9:9: error: unknown protocol 'htttp1'\n"
+            "match = \"htttp1\"\n"
+            "        ^~~~~~~~\n"
+            "hint: did you mean 'http1'?\n"
+            "p.toml:13:34: error: 'ret' is only known when the function returns, but probe 'r' "
+            "is a uprobe\n"
+            "capture = [{ name = \"n\", value = \"ret\" }]\n"
+            "                                 ^~~~~\n"
+            "hint: make it a uretprobe (arguments are saved at entry and paired automatically)\n");
+}
+
+TEST(PolicyFrontend, UnknownKeysAreTyposWithSuggestions) {
+  Diagnostics diags;
+  SemaOptions opts;
+  opts.check_host = false;
+  analyze_policy_text("p.toml", "[policy]\nname = \"x\"\ndescriptoin = \"y\"\n[probe.a]\nkprobe = \"f\"\n",
+                      opts, diags);
+  ASSERT_EQ(diags.error_count(), 1u) << diags.format();
+  EXPECT_EQ(diags.all()[0].message, "unknown key 'descriptoin' in [policy]");
+  EXPECT_EQ(diags.all()[0].hint, "did you mean 'description'?");
+  EXPECT_EQ(diags.all()[0].range.line, 3u);
+  EXPECT_EQ(diags.all()[0].range.col, 1u);
+}
+
+TEST(PolicyFrontend, SyntaxErrorPointsAtTheProblem) {
+  Diagnostics diags;
+  SemaOptions opts;
+  opts.check_host = false;
+  analyze_policy_text("p.toml", "[policy]\nname = \"x\nuprobe = 1\n", opts, diags);
+  ASSERT_TRUE(diags.has_errors());
+  EXPECT_EQ(diags.all()[0].range.line, 2u);
+}
+
+}  // namespace
+}  // namespace probe
