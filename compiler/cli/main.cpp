@@ -26,6 +26,7 @@ Usage:
   probec check POLICY               validate a policy and print its diagnostics
   probec compile POLICY -o OUT.pko  compile a policy to an artifact (BPF ELF + manifest)
   probec emit-c POLICY              print the BPF C generated for a policy
+                                    (also: probec --emit-c POLICY)
 
 Options:
   -o, --output FILE    artifact to write (compile)
@@ -110,7 +111,12 @@ int run_cc() {
   return std::fflush(stdout) == 0 ? kOk : kInternal;
 }
 
-int run(const Options& o) {
+int run(Options o) {
+  // `probec --emit-c POLICY` is short for `probec emit-c POLICY`.
+  if (o.emit_c && o.policy.empty() && !o.command.empty() && o.command != "compile") {
+    o.policy = o.command;
+    o.command = "emit-c";
+  }
   if (o.command == "cc") return run_cc();
   if (o.command != "check" && o.command != "compile" && o.command != "emit-c") {
     std::fprintf(stderr, "probec: unknown command '%s'\n\n%s", o.command.c_str(), kUsage);
