@@ -9,7 +9,7 @@ local MAX_PENDING = 65536
 
 local function key(ev) return ev.pid .. ":" .. ev.ssl end
 
-function on_write(ev)
+function on_tls_write(ev)
   local req = http.parse_request(ev.data)
   if not req then return end
   local k = key(ev)
@@ -27,7 +27,7 @@ function on_write(ev)
   }
 end
 
-function on_read(ev)
+function on_tls_read(ev)
   local k = key(ev)
   local call = pending[k]
   if not call then return end

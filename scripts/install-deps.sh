@@ -11,16 +11,16 @@ fi
 # Build: compiler toolchain, in-process Clang/LLVM 16, libbpf, policy and handler libraries.
 build_pkgs=(
   build-essential cmake ninja-build pkg-config git
-  clang-16 llvm-16-dev libclang-16-dev libclang-cpp16-dev
+  clang-16 llvm-16-dev libclang-16-dev libclang-cpp16-dev libclang-rt-16-dev
   libbpf-dev libelf-dev zlib1g-dev libzstd-dev bpftool
   libtomlplusplus-dev liblua5.4-dev
   nlohmann-json3-dev libfmt-dev libcapstone-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev python3-jsonschema
   systemtap-sdt-dev libssl-dev
 )
 # Tests: the real servers and clients the bpf/e2e tests drive.
 test_pkgs=(
-  nginx-light openssl curl python3 ca-certificates iproute2 procps
+  nginx-light openssl curl python3 ca-certificates iproute2 procps redis-server
 )
 
 missing=()

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <string>
@@ -11,7 +12,10 @@
 
 #include "common/log.h"
 #include "compiler/build/clang_compiler.h"
+#include "compiler/cli/list_command.h"
+#include "compiler/cli/new_command.h"
 #include "compiler/pipeline.h"
+#include "stdlib/stdlib.h"
 
 namespace probe {
 namespace {
@@ -27,6 +31,13 @@ Usage:
   probec compile POLICY -o OUT.pko  compile a policy to an artifact (BPF ELF + manifest)
   probec emit-c POLICY              print the BPF C generated for a policy
                                     (also: probec --emit-c POLICY)
+  probec schema                     print the JSON Schema of TOML policies (for editors)
+  probec list --library SPEC [GLOB] functions of a library, as uprobe:PATH:NAME@@VERSION
+  probec list --binary PATH [GLOB]  functions and USDT probes of an executable
+  probec list --usdt PATH [GLOB]    USDT probes of a binary or library, with argument counts
+  probec list --tracepoints [PAT]   kernel tracepoints, e.g. 'syscalls:sys_enter_open*'
+  probec new --from-binary PATH [-o OUT.toml] [GLOB]
+                                    write a starting policy for a binary or library
 
 Options:
   -o, --output FILE    artifact to write (compile)
@@ -134,7 +145,8 @@ int run(Options o) {
   int rc = print_diagnostics(diags);
   if (!program) return rc == kOk ? kInternal : rc;
   if (o.command == "check") {
-    std::fprintf(stderr, "%s: ok (%zu probes)\n", o.policy.c_str(), program->manifest.probes.size());
+    size_t n = program->manifest.probes.size();
+    std::fprintf(stderr, "%s: ok (%zu probe%s)\n", o.policy.c_str(), n, n == 1 ? "" : "s");
     return kOk;
   }
   if (o.command == "emit-c") {
@@ -170,6 +182,16 @@ int run(Options o) {
   return kOk;
 }
 
+// Exceptions are reserved for main(): one escaping a command is an internal error.
+int run_guarded(const std::function<int()>& command) {
+  try {
+    return command();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "probec: internal error: %s\n", e.what());
+    return kInternal;
+  }
+}
+
 }  // namespace
 }  // namespace probe
 
@@ -180,19 +202,25 @@ int main(int argc, char** argv) {
     std::fputs(probe::kUsage, stdout);
     return 0;
   }
+  // `schema` prints the JSON Schema of TOML policies, for editors (e.g. Even Better TOML).
+  if (argc >= 2 && std::strcmp(argv[1], "schema") == 0) {
+    std::fputs(std::string(*probe::stdlib::find("schema/policy.schema.json")).c_str(), stdout);
+    return 0;
+  }
   if (argc >= 2 && std::strcmp(argv[1], "--version") == 0) {
     std::printf("probec %s (clang %s)\n", PROBEKIT_VERSION, probe::clang_version());
     return 0;
+  }
+  // `list` and `new` read binaries, not policies, and take their own options.
+  if (argc >= 2 && (std::strcmp(argv[1], "list") == 0 || std::strcmp(argv[1], "new") == 0)) {
+    std::vector<std::string> rest(argv + 2, argv + argc);
+    bool list = std::strcmp(argv[1], "list") == 0;
+    return probe::run_guarded([&] { return list ? probe::run_list(rest) : probe::run_new(rest); });
   }
   if (!probe::parse_args(argc, argv, &o, &err) || o.command.empty()) {
     std::fprintf(stderr, "probec: %s\n\n%s", err.empty() ? "no command given" : err.c_str(),
                  probe::kUsage);
     return probe::kUserError;
   }
-  try {
-    return probe::run(o);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "probec: internal error: %s\n", e.what());
-    return probe::kInternal;
-  }
+  return probe::run_guarded([&] { return probe::run(o); });
 }

@@ -2,6 +2,7 @@
 // ends the program before any record is built; string checks look only at a payload's
 // leading PK_PEEK_LEN bytes, read once into a small stack buffer.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "compiler/codegen/probe_emitter.h"
 #include "compiler/plan/matchers.h"
@@ -28,10 +29,10 @@ const char* c_op(FilterOp op) {
 
 // h[at..] equals the literal, byte by byte (no string functions in BPF).
 std::string bytes_equal(const std::string& h, const std::string& lit, const std::string& at) {
-  std::string out = "1";
+  std::vector<std::string> terms;
   for (size_t i = 0; i < lit.size(); ++i)
-    out += fmt::format(" && {}[{}{}] == {}", h, at, i, static_cast<unsigned>(static_cast<uint8_t>(lit[i])));
-  return out;
+    terms.push_back(fmt::format("{}[{}{}] == {}", h, at, i, static_cast<unsigned>(static_cast<uint8_t>(lit[i]))));
+  return terms.empty() ? "1" : fmt::format("{}", fmt::join(terms, " && "));
 }
 
 }  // namespace
@@ -66,7 +67,14 @@ std::string ProbeEmitter::head_of(const plan::Capture& c) {
 }
 
 void ProbeEmitter::emit_filters(Stage stage, bool after_derefs) {
-  for (const auto& f : probe_.filters) {
+  // Numeric checks first: they cost a compare; string checks read memory.
+  std::vector<const plan::Filter*> order;
+  for (const auto& f : probe_.filters)
+    if (!f.string_literal) order.push_back(&f);
+  for (const auto& f : probe_.filters)
+    if (f.string_literal) order.push_back(&f);
+  for (const plan::Filter* fp : order) {
+    const plan::Filter& f = *fp;
     if (!filter_runs_at(f, stage) || uses_deref(f.lhs) != after_derefs) continue;
     std::string cond;
     const plan::Capture* cap =
@@ -112,6 +120,9 @@ void ProbeEmitter::emit_filters(Stage stage, bool after_derefs) {
                     : f.lhs.source == ValueRef::Source::kRet ? probe_.returns
                                                              : FieldType::kI64;
       if (f.lhs.source == ValueRef::Source::kBuiltin) t = FieldType::kU64;
+      if (!cap && f.lhs.source == ValueRef::Source::kArg && probe_.signature &&
+          static_cast<size_t>(f.lhs.index) < probe_.signature->params.size())
+        t = probe_.signature->params[f.lhs.index].type;
       const ValueRef& v = cap ? cap->value : f.lhs;
       cond = fmt::format("{} {} {}", value(v, t), c_op(f.op),
                          plan::is_signed(t) ? fmt::format("{}LL", f.int_value)

@@ -83,6 +83,9 @@ std::string ProbeEmitter::value(const ValueRef& v, FieldType as) {
 // A byte count as an unsigned 64-bit value; negative lengths (error returns) become 0.
 std::string ProbeEmitter::length(const ValueRef& v) {
   FieldType t = v.source == ValueRef::Source::kRet ? probe_.returns : FieldType::kU64;
+  if (v.source == ValueRef::Source::kArg && probe_.signature &&
+      static_cast<size_t>(v.index) < probe_.signature->params.size())
+    t = probe_.signature->params[v.index].type;
   const ValueRef* src = &v;
   if (v.source == ValueRef::Source::kCapture) {
     const plan::Capture* c = capture(v.name);

@@ -20,4 +20,10 @@ const char* kind_name(Node::Kind kind) {
   return "value";
 }
 
+std::string a_kind(Node::Kind kind) {
+  std::string n = kind_name(kind);
+  bool vowel = n[0] == 'a' || n[0] == 'e' || n[0] == 'i' || n[0] == 'o' || n[0] == 'u';
+  return (vowel ? "an " : "a ") + n;
+}
+
 }  // namespace probe

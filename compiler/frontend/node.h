@@ -21,7 +21,8 @@ struct Node {
   int64_t integer = 0;
   double number = 0;
   bool boolean = false;
-  std::vector<std::pair<std::string, Node>> table;  // in source order
+  struct Entry;
+  std::vector<Entry> table;  // in source order
   std::vector<Node> array;
 
   bool is_table() const { return kind == Kind::kTable; }
@@ -32,6 +33,14 @@ struct Node {
   const Node* get(const std::string& key) const;
 };
 
+// A table entry; `first`/`second` so entries read like map pairs (auto& [key, value]).
+struct Node::Entry {
+  std::string first;
+  Node second;
+};
+
 const char* kind_name(Node::Kind kind);
+// "a string", "an integer", ... for messages.
+std::string a_kind(Node::Kind kind);
 
 }  // namespace probe

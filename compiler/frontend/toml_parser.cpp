@@ -28,7 +28,7 @@ Node convert(const SourceFilePtr& file, const toml::node& n) {
     for (const auto& [key, value] : *t) {
       Node child = convert(file, value);
       child.key_range = to_range(file, key.source());
-      out.table.emplace_back(std::string(key.str()), std::move(child));
+      out.table.push_back({std::string(key.str()), std::move(child)});
     }
     // toml++ keeps keys sorted; diagnostics and field order follow the source instead.
     std::stable_sort(out.table.begin(), out.table.end(), [](const auto& a, const auto& b) {
@@ -67,7 +67,11 @@ std::optional<Node> parse_toml(const SourceFilePtr& file, Diagnostics& diags) {
     SourceRange r = to_range(file, err.source());
     r.end_line = r.line;
     r.end_col = r.col + 1;
-    diags.error(r, std::string(err.description()));
+    // toml++ says "Error while parsing key-value pair: ..."; keep the part that helps.
+    std::string msg(err.description());
+    const std::string prefix = "Error while parsing ";
+    if (msg.rfind(prefix, 0) == 0) msg = "invalid " + msg.substr(prefix.size());
+    diags.error(r, msg);
     return std::nullopt;
   }
   Node root = convert(file, result.table());

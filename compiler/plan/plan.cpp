@@ -114,6 +114,9 @@ const char* builtin_name(Builtin b) {
     case Builtin::kUid: return "uid";
     case Builtin::kGid: return "gid";
     case Builtin::kCpu: return "cpu";
+    case Builtin::kElapsed: return "elapsed";
+    case Builtin::kUserStack: return "ustack";
+    case Builtin::kKernelStack: return "kstack";
   }
   return "?";
 }
@@ -151,6 +154,30 @@ bool Probe::paired() const {
   for (const auto& f : filters)
     if (f.lhs.source == ValueRef::Source::kArg) return true;
   return false;
+}
+
+const char* metric_kind_name(Metric::Kind kind) {
+  switch (kind) {
+    case Metric::Kind::kCounter: return "counter";
+    case Metric::Kind::kSum: return "sum";
+    case Metric::Kind::kHistogram: return "histogram";
+  }
+  return "?";
+}
+
+uint32_t Metric::Buckets::count() const {
+  switch (kind) {
+    case Kind::kLog2: return 65;  // 0, [1,2), [2,4) ... [2^63, inf)
+    case Kind::kLinear: return static_cast<uint32_t>((max - min) / step) + 2;  // + below-min and +Inf
+    case Kind::kExplicit: return static_cast<uint32_t>(bounds.size()) + 1;
+  }
+  return 0;
+}
+
+const Probe* Plan::find_probe(const std::string& name) const {
+  for (const auto& p : probes)
+    if (p.name == name) return &p;
+  return nullptr;
 }
 
 const Target* Plan::find_target(const std::string& name) const {

@@ -41,7 +41,12 @@ uint32_t scalar_size(FieldType type);  // 0 for string/bytes
 bool is_signed(FieldType type);
 bool is_variable(FieldType type);
 
-enum class Builtin { kPid, kTid, kComm, kCgroup, kTimestamp, kUid, kGid, kCpu };
+enum class Builtin {
+  kPid, kTid, kComm, kCgroup, kTimestamp, kUid, kGid, kCpu,
+  kElapsed,     // ns since the function's entry (return probes)
+  kUserStack,   // stack id of the user stack (ustack)
+  kKernelStack, // stack id of the kernel stack (kstack)
+};
 const char* builtin_name(Builtin b);
 
 // Where a captured or filtered value comes from.
@@ -106,6 +111,21 @@ struct Target {
 };
 const char* target_kind_name(Target::Kind kind);
 
+// A function prototype from `signature = "int SSL_read(SSL *s, void *buf, int num)"`: it
+// names the arguments, gives their types and the arity (argN past it is an error).
+struct Signature {
+  std::string function;
+  FieldType returns = FieldType::kI64;
+  bool returns_void = false;
+  struct Param {
+    std::string name;
+    FieldType type = FieldType::kU64;
+    bool is_string = false;  // char * / const char *
+  };
+  std::vector<Param> params;
+  bool variadic = false;
+};
+
 struct Probe {
   uint32_t id = 0;
   std::string name;
@@ -122,11 +142,40 @@ struct Probe {
   std::string match_capture;  // the bytes capture the matcher inspects
   bool emit_event = true;
   std::string handler;  // Lua function, "" for the default on_<name>
+  std::optional<Signature> signature;
   SourceRange range;
 
   // Whether the probe needs state saved at entry and an event built at return.
   bool paired() const;
 };
+
+// In-kernel aggregation: a BPF map keyed by the labels, read at export time.
+struct Metric {
+  enum class Kind { kCounter, kSum, kHistogram };
+  struct Label {
+    std::string name;
+    ValueRef value;
+    FieldType type = FieldType::kU64;
+    uint32_t size = 8;  // bytes in the key (strings: fixed array)
+  };
+  struct Buckets {
+    enum class Kind { kLog2, kLinear, kExplicit } kind = Kind::kLog2;
+    int64_t min = 0, max = 0, step = 0;
+    std::vector<int64_t> bounds;  // upper bounds, increasing (explicit)
+    uint32_t count() const;       // number of buckets, +Inf included
+  };
+  std::string name;
+  std::string help;
+  Kind kind = Kind::kCounter;
+  std::string probe;
+  std::vector<Label> labels;
+  std::optional<ValueRef> value;  // sum / histogram
+  FieldType value_type = FieldType::kU64;
+  Buckets buckets;
+  uint32_t max_series = 1024;
+  SourceRange range;
+};
+const char* metric_kind_name(Metric::Kind kind);
 
 struct Handlers {
   std::string script;  // absolute path, empty if none
@@ -152,11 +201,13 @@ struct Plan {
   std::string policy_path;
   std::vector<Target> targets;
   std::vector<Probe> probes;
+  std::vector<Metric> metrics;
   Handlers handlers;
   std::vector<Sink> sinks;
   RuntimeOptions runtime;
 
   const Target* find_target(const std::string& name) const;
+  const Probe* find_probe(const std::string& name) const;
 };
 
 }  // namespace probe::plan

@@ -9,6 +9,7 @@
 #include "common/elf_file.h"
 #include "common/ld_cache.h"
 #include "common/strings.h"
+#include "common/tracefs.h"
 #include "compiler/sema/context.h"
 
 namespace probe {
@@ -18,14 +19,6 @@ void report(SemaContext& ctx, bool optional, const SourceRange& r, std::string m
             std::string hint) {
   if (optional) ctx.diags.warning(r, msg + " (optional, skipped)", std::move(hint));
   else ctx.diags.error(r, std::move(msg), std::move(hint));
-}
-
-std::string tracefs_root() {
-  for (const char* p : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}) {
-    struct stat st;
-    if (stat((std::string(p) + "/events").c_str(), &st) == 0) return p;
-  }
-  return "/sys/kernel/tracing";
 }
 
 void resolve_targets(SemaContext& ctx) {
@@ -84,7 +77,12 @@ void check_symbols(SemaContext& ctx) {
     } else if (p.kind == plan::ProbeKind::kTracepoint) {
       auto parts = split(p.symbol, ':');
       if (parts.size() != 2) continue;
-      std::string dir = fmt::format("{}/events/{}/{}", tracefs_root(), parts[0], parts[1]);
+      auto root = tracefs_root();
+      if (!root) {
+        ctx.diags.warning(at, fmt::format("cannot check tracepoint '{}': {}", p.symbol, root.error().message));
+        continue;
+      }
+      std::string dir = fmt::format("{}/events/{}/{}", *root, parts[0], parts[1]);
       struct stat st;
       if (stat(dir.c_str(), &st) != 0)
         report(ctx, p.optional, at, fmt::format("tracepoint '{}' not found", p.symbol),

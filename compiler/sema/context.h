@@ -16,7 +16,7 @@ struct SemaOptions {
 };
 
 struct SemaContext {
-  const Node& root;
+  Node& root;  // included packs are merged into it
   SemaOptions options;
   Diagnostics& diags;
   plan::Plan plan;
@@ -25,9 +25,11 @@ struct SemaContext {
 };
 
 // One pass per file; each reads or checks one part of the policy.
+void resolve_includes(SemaContext& ctx);
 void read_policy_section(SemaContext& ctx);
 void read_targets(SemaContext& ctx);
 void read_probes(SemaContext& ctx);
+void read_metrics(SemaContext& ctx);
 void read_outputs(SemaContext& ctx);
 void check_references(SemaContext& ctx);
 void check_host(SemaContext& ctx);

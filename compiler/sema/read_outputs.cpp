@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <map>
 
 #include "common/files.h"
@@ -61,11 +62,12 @@ void read_handlers(SemaContext& ctx, const Node& node) {
   ctx.plan.handlers.range = node.key_range.valid() ? node.key_range : node.range;
   if (auto s = r.string("script", true)) {
     ctx.plan.handlers.script = resolve_relative(ctx.plan.policy_path, *s);
-    if (ctx.options.check_host && access(ctx.plan.handlers.script.c_str(), R_OK) != 0)
-      ctx.diags.error(node.get("script")->range,
-                      fmt::format("handler script '{}' not found (looked for '{}')", *s,
-                                  ctx.plan.handlers.script),
+    if (ctx.options.check_host && access(ctx.plan.handlers.script.c_str(), R_OK) != 0) {
+      const SourceRange& at = node.get("script")->range;
+      std::string shown = std::filesystem::path(resolve_relative(at.file->path(), *s)).lexically_normal();
+      ctx.diags.error(at, fmt::format("handler script '{}' not found (looked for {})", *s, shown),
                       "paths are relative to the policy file");
+    }
   }
   r.finish();
 }

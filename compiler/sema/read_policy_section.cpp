@@ -8,7 +8,7 @@ namespace probe {
 
 void read_policy_section(SemaContext& ctx) {
   TableReader top(ctx.root, "the policy", ctx.diags);
-  for (const char* section : {"target", "probe", "handlers", "sinks", "runtime"})
+  for (const char* section : {"target", "probe", "metric", "handlers", "sinks", "runtime"})
     top.get(section, Node::Kind::kTable);
   const Node* policy = top.require("policy", Node::Kind::kTable);
   top.finish();
@@ -20,6 +20,7 @@ void read_policy_section(SemaContext& ctx) {
     if (name->empty()) ctx.diags.error(policy->get("name")->range, "policy name must not be empty");
   }
   if (auto d = r.string("description")) ctx.plan.description = *d;
+  r.get_any("include");  // handled by resolve_includes
   if (auto k = r.string("min_kernel")) {
     int major = 0, minor = 0;
     if (sscanf(k->c_str(), "%d.%d", &major, &minor) != 2 || major < 5 ||

@@ -7,6 +7,7 @@
 #include "compiler/plan/matchers.h"
 #include "compiler/sema/context.h"
 #include "compiler/sema/filter_expr.h"
+#include "compiler/sema/signature.h"
 #include "compiler/sema/table_reader.h"
 #include "compiler/sema/value_expr.h"
 
@@ -55,6 +56,11 @@ bool check_value_for_kind(const ValueRef& v, ProbeKind kind, const std::string& 
                 "read tracepoint fields as args.NAME");
     return false;
   }
+  if (v.source == S::kBuiltin && v.builtin == plan::Builtin::kElapsed && !ret_ok) {
+    diags.error(v.range, "'elapsed' is the time since entry, known only in return probes",
+                "make the probe a uretprobe, kretprobe or fexit");
+    return false;
+  }
   if (v.source == S::kTracepointField && kind != ProbeKind::kTracepoint) {
     diags.error(v.range, fmt::format("'{}' names a tracepoint field, but probe '{}' is a {}", v.text,
                                      probe, plan::probe_kind_name(kind)));
@@ -69,23 +75,58 @@ bool check_value_for_kind(const ValueRef& v, ProbeKind kind, const std::string& 
   return true;
 }
 
-std::optional<ValueRef> read_value(const Node& n, bool allow_capture, ProbeKind kind,
-                                   const std::string& probe, Diagnostics& diags) {
-  ValueParseError err;
-  auto v = parse_value_ref(n.str, allow_capture, &err);
+// Resolves a value, accepting the signature's parameter names for arguments ("buf",
+// "*written") and checking argument indexes against its arity.
+std::optional<ValueRef> read_value(const Node& n, bool allow_capture, const plan::Probe& probe,
+                                   Diagnostics& diags) {
+  std::optional<ValueRef> v;
+  if (probe.signature) {
+    bool deref = !n.str.empty() && n.str[0] == '*';
+    int idx = signature_param_index(*probe.signature, deref ? n.str.substr(1) : n.str);
+    if (idx >= 0) {
+      v = ValueRef{};
+      v->source = deref ? ValueRef::Source::kDerefArg : ValueRef::Source::kArg;
+      v->index = idx;
+      v->text = n.str;
+    }
+  }
   if (!v) {
-    diags.error(n.range, err.message, err.hint);
-    return std::nullopt;
+    ValueParseError err;
+    v = parse_value_ref(n.str, allow_capture, &err);
+    if (!v) {
+      if (probe.signature && !probe.signature->params.empty() && err.hint.find("did you mean") == std::string::npos) {
+        std::vector<std::string> names;
+        for (const auto& prm : probe.signature->params) names.push_back(prm.name);
+        std::string hint = did_you_mean(n.str, names);
+        if (!hint.empty()) err.hint = hint;
+      }
+      diags.error(n.range, err.message, err.hint);
+      return std::nullopt;
+    }
   }
   v->range = n.range;
-  if (v->source != ValueRef::Source::kCapture && !check_value_for_kind(*v, kind, probe, diags))
+  if (v->source == ValueRef::Source::kCapture) return v;
+  if (!check_value_for_kind(*v, probe.kind, probe.name, diags)) return std::nullopt;
+  const plan::Signature* sig = probe.signature ? &*probe.signature : nullptr;
+  if (sig && !sig->variadic &&
+      (v->source == ValueRef::Source::kArg || v->source == ValueRef::Source::kDerefArg) &&
+      static_cast<size_t>(v->index) >= sig->params.size()) {
+    diags.error(n.range,
+                fmt::format("'{}' is beyond the {} parameter{} of {}", n.str, sig->params.size(),
+                            sig->params.size() == 1 ? "" : "s", sig->function),
+                "check the signature, or the argument number (arg0 is the first)");
     return std::nullopt;
+  }
   return v;
 }
 
-FieldType default_type(const ValueRef& v, FieldType returns) {
+FieldType default_type(const ValueRef& v, const plan::Probe& probe) {
   switch (v.source) {
-    case ValueRef::Source::kRet: return returns;
+    case ValueRef::Source::kRet: return probe.returns;
+    case ValueRef::Source::kArg:
+      if (probe.signature && static_cast<size_t>(v.index) < probe.signature->params.size())
+        return probe.signature->params[v.index].type;
+      return FieldType::kU64;
     case ValueRef::Source::kBuiltin: return builtin_type(v.builtin);
     default: return FieldType::kU64;
   }
@@ -121,10 +162,10 @@ std::optional<plan::Capture> read_capture(const Node& node, const plan::Probe& p
                 "every event already carries pid, tid, ts, cgroup and probe");
     return std::nullopt;
   }
-  auto v = read_value(*value, false, probe.kind, probe.name, diags);
+  auto v = read_value(*value, false, probe, diags);
   if (!v) return std::nullopt;
   c.value = *v;
-  c.type = default_type(c.value, probe.returns);
+  c.type = default_type(c.value, probe);
   if (type) {
     auto t = plan::parse_field_type(type->str);
     if (!t) {
@@ -148,7 +189,7 @@ std::optional<plan::Capture> read_capture(const Node& node, const plan::Probe& p
                   "add len = \"arg2\" (an argument), \"ret\" or \"*arg3\" (read at return)");
       return std::nullopt;
     }
-    auto l = read_value(*len, true, probe.kind, probe.name, diags);
+    auto l = read_value(*len, true, probe, diags);
     if (!l) return std::nullopt;
     c.len = *l;
     c.max = max.value_or(kDefaultBytesMax);
@@ -201,11 +242,20 @@ void read_probe(SemaContext& ctx, const std::string& name, const Node& node) {
       ctx.diags.error(ret->range, fmt::format("unknown return mode '{}'", ret->str),
                       "expected \"auto\", \"uretprobe\" or \"ret-sites\"");
   }
+  const Node* sig_node = r.get("signature", Node::Kind::kString);
+  if (sig_node) {
+    p.signature = parse_signature(sig_node->str, sig_node->range, ctx.diags);
+    if (p.signature) p.returns = p.signature->returns;
+  }
   if (const Node* rt = r.get("returns", Node::Kind::kString)) {
     auto t = plan::parse_field_type(rt->str);
     if (!t || plan::is_variable(*t))
       ctx.diags.error(rt->range, fmt::format("'returns' must be an integer or pointer type, not '{}'", rt->str),
                       "for example returns = \"i32\" for a C function returning int");
+    else if (p.signature && *t != p.signature->returns)
+      ctx.diags.error(rt->range, fmt::format("'returns' says {} but the signature returns {}", rt->str,
+                                             plan::field_type_name(p.signature->returns)),
+                      "keep one of them");
     else
       p.returns = *t;
   }
@@ -220,6 +270,9 @@ void read_probe(SemaContext& ctx, const std::string& name, const Node& node) {
   r.finish();
 
   if (kinds.empty()) {
+    // A misspelled attach key ("upobe") is already reported as an unknown key.
+    for (const auto& [key, v] : node.table)
+      if (!did_you_mean(key, plan::probe_kind_names()).empty()) return;
     ctx.diags.error(p.range, fmt::format("{} does not say where to attach", what),
                     "add one of: uprobe, uretprobe, usdt, kprobe, kretprobe, tracepoint, "
                     "raw_tracepoint, fentry, fexit (e.g. uprobe = \"SSL_write\")");
@@ -241,6 +294,13 @@ void read_probe(SemaContext& ctx, const std::string& name, const Node& node) {
                     fmt::format("{} '{}' must be written as {}", plan::probe_kind_name(p.kind),
                                 p.symbol,
                                 p.kind == ProbeKind::kUsdt ? "\"provider:name\"" : "\"category:name\""));
+  }
+  if (p.signature && !p.signature->function.empty()) {
+    std::string base = p.symbol.substr(0, p.symbol.find('@'));
+    if (p.kind != ProbeKind::kUsdt && p.kind != ProbeKind::kTracepoint && base != p.signature->function)
+      ctx.diags.warning(sig_node->range,
+                        fmt::format("signature is for '{}' but the probe attaches to '{}'",
+                                    p.signature->function, base));
   }
   if (plan::is_user_space(p.kind) && p.target.empty()) {
     ctx.diags.error(kind_node->key_range,
@@ -267,6 +327,17 @@ void read_probe(SemaContext& ctx, const std::string& name, const Node& node) {
     if (f->lhs.source != ValueRef::Source::kCapture &&
         !check_value_for_kind(f->lhs, p.kind, name, ctx.diags))
       continue;
+    // A name that is not a capture may be a signature parameter.
+    if (f->lhs.source == ValueRef::Source::kCapture && p.signature &&
+        std::none_of(p.captures.begin(), p.captures.end(),
+                     [&](const plan::Capture& c) { return c.name == f->lhs.name; })) {
+      int idx = signature_param_index(*p.signature, f->lhs.name);
+      if (idx >= 0) {
+        f->lhs.source = ValueRef::Source::kArg;
+        f->lhs.index = idx;
+        if (!check_value_for_kind(f->lhs, p.kind, name, ctx.diags)) continue;
+      }
+    }
     p.filters.push_back(std::move(*f));
   }
   if (match) {
@@ -310,6 +381,8 @@ void read_probe(SemaContext& ctx, const std::string& name, const Node& node) {
 void read_probes(SemaContext& ctx) {
   const Node* probes = ctx.root.get("probe");
   if (!probes || !probes->is_table()) {
+    // Earlier errors (a failed include, a misspelled [probe] table) explain the absence.
+    if (ctx.diags.has_errors()) return;
     ctx.diags.error(ctx.root.range, "the policy defines no probes",
                     "add a [probe.NAME] table, e.g. [probe.ssl_write] with uprobe = \"SSL_write\"");
     return;

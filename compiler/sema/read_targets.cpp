@@ -87,7 +87,7 @@ void read_targets(SemaContext& ctx) {
       read_process_selector(*p, what + " process selector", &t.process, ctx.diags);
     if (auto opt = r.boolean("optional")) t.optional = *opt;
     r.finish();
-    if (t.kind == plan::Target::Kind::kProcess && t.process.empty())
+    if (t.kind == plan::Target::Kind::kProcess && t.process.empty() && !node.get("process"))
       ctx.diags.error(t.range, fmt::format("{} names no library, binary or process", what),
                       "set library = \"libssl.so.3\", binary = \"/usr/bin/node\" or a process "
                       "selector such as process = { comm = [\"curl\"] }");

@@ -4,7 +4,7 @@
 #include <cstdlib>
 
 #include "common/files.h"
-#include "compiler/frontend/toml_parser.h"
+#include "compiler/frontend/parse_policy.h"
 
 namespace probe {
 namespace {
@@ -13,7 +13,8 @@ using Pass = void (*)(SemaContext&);
 
 // Reading passes each report everything they find; checking passes run only on a tree that
 // read cleanly, so users are not shown errors that follow from an earlier one.
-constexpr Pass kReadPasses[] = {read_policy_section, read_targets, read_probes, read_outputs};
+constexpr Pass kReadPasses[] = {resolve_includes, read_policy_section, read_targets, read_probes,
+                                read_metrics, read_outputs};
 constexpr Pass kCheckPasses[] = {check_references, check_host};
 
 std::string absolute(const std::string& path) {
@@ -26,7 +27,7 @@ std::string absolute(const std::string& path) {
 std::optional<plan::Plan> analyze_policy_text(const std::string& path, std::string text,
                                               const SemaOptions& options, Diagnostics& diags) {
   auto file = std::make_shared<SourceFile>(path, std::move(text));
-  std::optional<Node> root = parse_toml(file, diags);
+  std::optional<Node> root = parse_policy_source(file, diags);
   if (!root) return std::nullopt;
   SemaContext ctx{*root, options, diags, {}, {}};
   ctx.plan.policy_path = absolute(path);

@@ -23,8 +23,8 @@ const Node* TableReader::get(const std::string& key, Node::Kind kind) {
   const Node* n = get_any(key);
   if (!n) return nullptr;
   if (n->kind != kind) {
-    diags_.error(n->range, fmt::format("'{}' in {} must be a {}, not a {}", key, what_,
-                                       kind_name(kind), kind_name(n->kind)));
+    diags_.error(n->range, fmt::format("'{}' in {} must be {}, not {}", key, what_, a_kind(kind),
+                                       a_kind(n->kind)));
     return nullptr;
   }
   return n;
@@ -81,8 +81,8 @@ std::vector<std::string> TableReader::strings(const std::string& key,
   }
   for (const auto& item : n->array) {
     if (!item.is_string()) {
-      diags_.error(item.range, fmt::format("'{}' in {} must contain only strings, not a {}", key,
-                                           what_, kind_name(item.kind)));
+      diags_.error(item.range, fmt::format("'{}' in {} must contain only strings, not {}", key,
+                                           what_, a_kind(item.kind)));
       continue;
     }
     out.push_back(item.str);

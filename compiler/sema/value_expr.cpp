@@ -19,7 +19,8 @@ struct BuiltinName {
 constexpr BuiltinName kBuiltins[] = {
     {"pid", Builtin::kPid}, {"tid", Builtin::kTid}, {"comm", Builtin::kComm},
     {"cgroup", Builtin::kCgroup}, {"ts", Builtin::kTimestamp}, {"uid", Builtin::kUid},
-    {"gid", Builtin::kGid}, {"cpu", Builtin::kCpu},
+    {"gid", Builtin::kGid}, {"cpu", Builtin::kCpu}, {"elapsed", Builtin::kElapsed},
+    {"ustack", Builtin::kUserStack}, {"kstack", Builtin::kKernelStack},
 };
 
 constexpr int kMaxArg = 5;  // x86-64 passes six integer arguments in registers
@@ -61,7 +62,10 @@ plan::FieldType builtin_type(Builtin b) {
   switch (b) {
     case Builtin::kComm: return plan::FieldType::kString;
     case Builtin::kCgroup:
-    case Builtin::kTimestamp: return plan::FieldType::kU64;
+    case Builtin::kTimestamp:
+    case Builtin::kElapsed: return plan::FieldType::kU64;
+    case Builtin::kUserStack:
+    case Builtin::kKernelStack: return plan::FieldType::kI64;
     default: return plan::FieldType::kU32;
   }
 }

@@ -1,0 +1,4 @@
+return {
+  policy = { name = "x" }
+  probe = {},
+}
