@@ -20,6 +20,15 @@ Result<std::string> read_file(const std::string& path) {
   return ss.str();
 }
 
+Result<std::string> read_text_file(const std::string& path, size_t max_bytes) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return make_error("cannot read '{}': {}", path, std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return make_error("'{}' is not a regular file", path);
+  if (static_cast<size_t>(st.st_size) > max_bytes)
+    return make_error("'{}' is larger than {} KiB", path, max_bytes >> 10);
+  return read_file(path);
+}
+
 Status make_dirs(const std::string& path) {
   if (path.empty()) return {};
   std::string cur;

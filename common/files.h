@@ -9,6 +9,9 @@
 namespace probe {
 
 Result<std::string> read_file(const std::string& path);
+// Reads a regular file of at most `max_bytes`: a policy or include that names /dev/zero or
+// /proc/self/fd/0 is an error, not an endless read.
+Result<std::string> read_text_file(const std::string& path, size_t max_bytes = 4u << 20);
 // Writes to a temporary file in the same directory, then renames: readers never see a
 // partial file and concurrent writers of the same content cannot corrupt each other.
 Status write_file_atomic(const std::string& path, std::string_view data);

@@ -29,8 +29,7 @@ Result<Artifact> build_artifact(GeneratedProgram program, ObjectCache* cache,
   }
   if (!local.cache_hit) {
     PROBE_ASSIGN_OR_RETURN(CompileOutput out, compile(program.source));
-    if (!out.ok)
-      return make_error("internal error: the generated BPF C did not compile:\n{}", out.diagnostics);
+    if (!out.ok) return make_error("{}", explain_compile_errors(program, out.diagnostics));
     artifact.object = std::move(out.object);
     if (cache) {
       if (auto st = cache->put(key, artifact.object); !st)

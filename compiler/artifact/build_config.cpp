@@ -15,7 +15,7 @@ const std::vector<std::string>& bpf_compile_flags() {
   static const std::vector<std::string> flags = {
       "-target", "bpf", "-O2", "-g", "-D__TARGET_ARCH_x86", "-D__bpf__=1",
       "-Wno-unused-function", "-Wno-unused-variable", "-Wno-compare-distinct-pointer-types",
-      "-nostdsysteminc", "-nobuiltininc", "-fno-stack-protector"};
+      "-nostdinc", "-fno-stack-protector"};
   return flags;
 }
 

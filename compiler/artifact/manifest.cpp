@@ -104,6 +104,24 @@ std::string manifest_to_json(const Manifest& m) {
                            {"fixed_size", p.fixed_size},
                            {"fields", fields}});
   }
+  j["metrics"] = json::array();
+  for (const auto& mm : m.metrics) {
+    json labels = json::array();
+    for (const auto& l : mm.labels)
+      labels.push_back({{"name", l.name}, {"type", plan::field_type_name(l.type)}, {"offset", l.offset},
+                        {"size", l.size}});
+    j["metrics"].push_back({{"name", mm.name},
+                            {"help", mm.help},
+                            {"kind", plan::metric_kind_name(mm.kind)},
+                            {"probe", mm.probe},
+                            {"map", mm.map},
+                            {"key_size", mm.key_size},
+                            {"overflow_offset", mm.overflow_offset},
+                            {"labels", labels},
+                            {"bounds", mm.bounds},
+                            {"value_size", mm.value_size},
+                            {"max_series", mm.max_series}});
+  }
   j["handlers"] = {{"script", m.handler_script}};
   j["sinks"] = json::array();
   for (const auto& s : m.sinks) j["sinks"].push_back({{"type", s.type}, {"settings", s.settings}});
@@ -160,6 +178,28 @@ Result<Manifest> manifest_from_json(const std::string& text) {
         pm.fields.push_back(std::move(fl));
       }
       m.probes.push_back(std::move(pm));
+    }
+    for (const auto& mj : j.at("metrics")) {
+      MetricManifest mm;
+      mm.name = mj.at("name").get<std::string>();
+      mm.help = mj.at("help").get<std::string>();
+      std::string kind = mj.at("kind").get<std::string>();
+      if (kind == "counter") mm.kind = plan::Metric::Kind::kCounter;
+      else if (kind == "sum") mm.kind = plan::Metric::Kind::kSum;
+      else if (kind == "histogram") mm.kind = plan::Metric::Kind::kHistogram;
+      else throw std::runtime_error("bad metric kind '" + kind + "'");
+      mm.probe = mj.at("probe").get<std::string>();
+      mm.map = mj.at("map").get<std::string>();
+      mm.key_size = mj.at("key_size").get<uint32_t>();
+      mm.overflow_offset = mj.at("overflow_offset").get<uint32_t>();
+      for (const auto& l : mj.at("labels"))
+        mm.labels.push_back({l.at("name").get<std::string>(),
+                             parse_enum<plan::FieldType>(l.at("type"), plan::parse_field_type, "field type"),
+                             l.at("offset").get<uint32_t>(), l.at("size").get<uint32_t>()});
+      mm.bounds = mj.at("bounds").get<std::vector<int64_t>>();
+      mm.value_size = mj.at("value_size").get<uint32_t>();
+      mm.max_series = mj.at("max_series").get<uint32_t>();
+      m.metrics.push_back(std::move(mm));
     }
     m.handler_script = j.at("handlers").at("script").get<std::string>();
     for (const auto& s : j.at("sinks"))

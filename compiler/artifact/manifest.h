@@ -52,6 +52,27 @@ struct TargetManifest {
   plan::ProcessSelector process;
 };
 
+// A metric kept in a BPF map: how to read its keys and values back.
+struct MetricManifest {
+  struct Label {
+    std::string name;
+    plan::FieldType type = plan::FieldType::kU64;
+    uint32_t offset = 0;
+    uint32_t size = 0;
+  };
+  std::string name;
+  std::string help;
+  plan::Metric::Kind kind = plan::Metric::Kind::kCounter;
+  std::string probe;
+  std::string map;
+  uint32_t key_size = 0;
+  uint32_t overflow_offset = 0;
+  std::vector<Label> labels;
+  std::vector<int64_t> bounds;  // histogram "le" bounds (+Inf implied)
+  uint32_t value_size = 0;
+  uint32_t max_series = 0;
+};
+
 struct SinkManifest {
   std::string type;
   std::map<std::string, std::string> settings;
@@ -68,6 +89,7 @@ struct Manifest {
   uint32_t probe_count = 0;
   std::vector<TargetManifest> targets;
   std::vector<ProbeManifest> probes;
+  std::vector<MetricManifest> metrics;
   std::string handler_script;
   std::vector<SinkManifest> sinks;
 

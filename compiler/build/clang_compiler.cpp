@@ -61,7 +61,7 @@ CompileOutput compile_bpf_c(const std::string& source) {
   opts.Diags = diags;
   opts.VFS = vfs;
   std::shared_ptr<clang::CompilerInvocation> invocation = clang::createInvocation(args, opts);
-  if (!invocation) {
+  if (!invocation || diags->hasErrorOccurred()) {
     diag_stream.flush();
     result.diagnostics = diag_text.empty() ? "cannot create a Clang invocation" : diag_text;
     return result;

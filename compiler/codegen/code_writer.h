@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
 namespace probe {
@@ -20,6 +22,8 @@ class CodeWriter {
   void indent() { ++indent_; }
   void dedent() { --indent_; }
   const std::string& str() const { return out_; }
+  // Lines written so far (the next line is lines() + 1).
+  uint32_t lines() const { return static_cast<uint32_t>(std::count(out_.begin(), out_.end(), '\n')); }
 
  private:
   std::string out_;

@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
+#include "common/strings.h"
 #include "compiler/codegen/code_writer.h"
 #include "compiler/codegen/layout.h"
 #include "compiler/codegen/probe_emitter.h"
@@ -12,16 +14,125 @@
 namespace probe {
 namespace {
 
-bool kind_supported(plan::ProbeKind k) {
-  return k == plan::ProbeKind::kUprobe || k == plan::ProbeKind::kUretprobe ||
-         k == plan::ProbeKind::kKprobe || k == plan::ProbeKind::kKretprobe;
-}
-
 TargetManifest target_manifest(const plan::Target& t) {
   return {t.name, t.kind, t.spec, t.optional, t.process};
 }
 
+bool uses_builtin(const plan::Plan& plan, plan::Builtin b) {
+  auto is = [&](const plan::ValueRef& v) {
+    return v.source == plan::ValueRef::Source::kBuiltin && v.builtin == b;
+  };
+  for (const auto& p : plan.probes)
+    for (const auto& c : p.captures)
+      if (is(c.value)) return true;
+  for (const auto& m : plan.metrics) {
+    for (const auto& l : m.labels)
+      if (is(l.value)) return true;
+    if (m.value && is(*m.value)) return true;
+  }
+  return false;
+}
+
+// What this build cannot generate yet or cannot generate without facts about the kernel.
+void check_generable(const plan::Plan& plan, Diagnostics& diags) {
+  for (const auto& p : plan.probes) {
+    if (p.kind == plan::ProbeKind::kTracepoint && !p.tracepoint)
+      diags.error(p.range, fmt::format("the record layout of tracepoint {} is unknown", p.symbol),
+                  "it is read from tracefs while checking; do not pass --no-host-checks");
+    if (p.kind == plan::ProbeKind::kFexit && p.kernel_arity < 0)
+      diags.error(p.range, fmt::format("the parameters of {} are unknown, so its return value cannot be found",
+                                       p.symbol),
+                  "they are read from the kernel BTF while checking; do not pass --no-host-checks");
+    if (const plan::Target* t = plan.find_target(p.target)) {
+      const auto& s = t->process;
+      if (!s.exe.empty() || !s.cmdline.empty() || !s.cgroup.empty() ||
+          (!s.container.empty() && s.container != "any"))
+        diags.error(t->range, "process selectors exe, cmdline, cgroup and container are not implemented yet",
+                    "select processes with comm or pid for now");
+    }
+  }
+}
+
+void emit_metric_maps(const std::vector<MetricLayout>& metrics, CodeWriter& out) {
+  uint32_t zero_size = 8;
+  for (const auto& m : metrics) {
+    zero_size = std::max(zero_size, m.value_size);
+    out.line("/* metric {}: {} */", m.metric->name, plan::metric_kind_name(m.metric->kind));
+    out.line("struct pk_{}_value {{", m.map);
+    out.indent();
+    switch (m.metric->kind) {
+      case plan::Metric::Kind::kCounter: out.line("__u64 count;"); break;
+      case plan::Metric::Kind::kSum: out.line("__s64 sum;"); break;
+      case plan::Metric::Kind::kHistogram:
+        out.line("__u64 count;");
+        out.line("__s64 sum;");
+        out.line("__u64 buckets[{}];", m.buckets);
+        break;
+    }
+    out.dedent();
+    out.line("}};");
+    out.line("struct {{");
+    out.indent();
+    out.line("__uint(type, BPF_MAP_TYPE_PERCPU_HASH);");
+    out.line("__uint(max_entries, {});  /* max_series + the overflow series */", m.metric->max_series + 1);
+    out.line("__uint(key_size, {});", m.key_size);
+    out.line("__type(value, struct pk_{}_value);", m.map);
+    out.dedent();
+    out.line("}} {} SEC(\".maps\");", m.map);
+    out.blank();
+  }
+  if (metrics.empty()) return;
+  // Source of zeroed values for new series (histogram values do not fit on the BPF stack).
+  out.line("struct {{");
+  out.indent();
+  out.line("__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);");
+  out.line("__uint(max_entries, 1);");
+  out.line("__type(key, __u32);");
+  out.line("__uint(value_size, {});", zero_size);
+  out.dedent();
+  out.line("}} pk_zero SEC(\".maps\");");
+  out.blank();
+}
+
+MetricManifest metric_manifest(const MetricLayout& l) {
+  MetricManifest m;
+  m.name = l.metric->name;
+  m.help = l.metric->help;
+  m.kind = l.metric->kind;
+  m.probe = l.metric->probe;
+  m.map = l.map;
+  m.key_size = l.key_size;
+  m.overflow_offset = l.overflow_offset;
+  for (const auto& lab : l.labels) m.labels.push_back({lab.name, lab.type, lab.offset, lab.size});
+  m.bounds = l.bounds;
+  m.value_size = l.value_size;
+  m.max_series = l.metric->max_series;
+  return m;
+}
+
 }  // namespace
+
+std::string explain_compile_errors(const GeneratedProgram& program, const std::string& clang_output) {
+  const std::string prefix = "/pk/prog.bpf.c:";
+  std::string out;
+  for (const auto& line : split(clang_output, '\n')) {
+    if (line.rfind(prefix, 0) != 0 || line.find(": error: ") == std::string::npos) continue;
+    uint32_t n = static_cast<uint32_t>(std::strtoul(line.c_str() + prefix.size(), nullptr, 10));
+    std::string msg = line.substr(line.find(": error: ") + 9);
+    const GeneratedSpan* span = nullptr;
+    for (const auto& s : program.spans)
+      if (n >= s.first_line && n <= s.last_line) span = &s;
+    Diagnostic d;
+    d.message = span ? fmt::format("internal error: the code generated for probe '{}' does not compile: {}",
+                                   span->probe, msg)
+                     : "internal error: the generated code does not compile: " + msg;
+    if (span) d.range = span->range;
+    d.hint = fmt::format("generated line {}: {} (see `probec emit-c`); please report this", n,
+                         std::string(trim(split(program.source, '\n')[n > 0 ? n - 1 : 0])));
+    out += format_diagnostic(d);
+  }
+  return out.empty() ? clang_output : out;
+}
 
 std::string location_string(const SourceRange& r) {
   if (!r.valid()) return "";
@@ -29,12 +140,11 @@ std::string location_string(const SourceRange& r) {
 }
 
 std::optional<GeneratedProgram> generate(const plan::Plan& plan, Diagnostics& diags) {
-  for (const auto& p : plan.probes)
-    if (!kind_supported(p.kind))
-      diags.error(p.range, fmt::format("code generation for {} probes is not implemented yet",
-                                       plan::probe_kind_name(p.kind)),
-                  "supported so far: uprobe, uretprobe, kprobe, kretprobe");
+  check_generable(plan, diags);
   if (diags.has_errors()) return std::nullopt;
+  std::vector<MetricLayout> metrics;
+  for (size_t i = 0; i < plan.metrics.size(); ++i)
+    metrics.push_back(layout_metric(static_cast<uint32_t>(i), plan.metrics[i]));
 
   std::vector<ProbeLayout> layouts;
   for (const auto& p : plan.probes) layouts.push_back(layout_probe(p));
@@ -45,12 +155,28 @@ std::optional<GeneratedProgram> generate(const plan::Plan& plan, Diagnostics& di
   out.line("#define PK_NPROBES {}", plan.probes.size());
   out.line("#define PK_EVENT_MAX {}", event_max);
   out.line("#define PK_RINGBUF_SIZE {}", plan.runtime.ring_buffer_bytes);
+  out.line("#define PK_PENDING_ENTRIES {}", plan.runtime.pairing_entries);
   out.line("#include \"base.h\"");
+  bool usdt = std::any_of(plan.probes.begin(), plan.probes.end(),
+                          [](const plan::Probe& p) { return p.kind == plan::ProbeKind::kUsdt; });
+  if (usdt) out.line("#include \"bpf/usdt.bpf.h\"");
   std::set<std::string> headers;
   for (const auto& p : plan.probes)
     if (const auto* m = plan::find_matcher(p.matcher)) headers.insert(m->header);
   for (const auto& h : headers) out.line("#include \"{}\"", h);
   out.blank();
+  if (uses_builtin(plan, plan::Builtin::kUserStack) || uses_builtin(plan, plan::Builtin::kKernelStack)) {
+    out.line("struct {{");
+    out.indent();
+    out.line("__uint(type, BPF_MAP_TYPE_STACK_TRACE);");
+    out.line("__uint(max_entries, 16384);");
+    out.line("__type(key, __u32);");
+    out.line("__uint(value_size, PK_STACK_DEPTH * sizeof(__u64));");
+    out.dedent();
+    out.line("}} pk_stacks SEC(\".maps\");");
+    out.blank();
+  }
+  emit_metric_maps(metrics, out);
 
   GeneratedProgram result;
   Manifest& m = result.manifest;
@@ -67,8 +193,13 @@ std::optional<GeneratedProgram> generate(const plan::Plan& plan, Diagnostics& di
 
   for (size_t i = 0; i < plan.probes.size(); ++i) {
     const auto& p = plan.probes[i];
-    ProbeEmitter emitter(p, layouts[i], plan.runtime, out);
+    std::vector<const MetricLayout*> mine;
+    for (const auto& m : metrics)
+      if (m.metric->probe == p.name) mine.push_back(&m);
+    ProbeEmitter emitter(p, plan.find_target(p.target), layouts[i], mine, plan.runtime, out);
+    uint32_t first = out.lines() + 1;
     emitter.emit();
+    result.spans.push_back({first, out.lines(), p.name, p.range});
     ProbeManifest pm;
     pm.id = p.id;
     pm.name = p.name;
@@ -87,6 +218,7 @@ std::optional<GeneratedProgram> generate(const plan::Plan& plan, Diagnostics& di
     pm.fields = layouts[i].fields;
     m.probes.push_back(std::move(pm));
   }
+  for (const auto& ml : metrics) m.metrics.push_back(metric_manifest(ml));
   result.source = out.str();
   return result;
 }

@@ -11,10 +11,23 @@
 
 namespace probe {
 
+// Which generated lines a probe produced, to report compiler errors against the policy.
+struct GeneratedSpan {
+  uint32_t first_line = 0;
+  uint32_t last_line = 0;
+  std::string probe;
+  SourceRange range;
+};
+
 struct GeneratedProgram {
   std::string source;  // BPF C, one translation unit
   Manifest manifest;
+  std::vector<GeneratedSpan> spans;
 };
+
+// Rewrites Clang's messages about generated code ("/pk/prog.bpf.c:24:32: error: ...") as
+// diagnostics at the policy element that produced the line.
+std::string explain_compile_errors(const GeneratedProgram& program, const std::string& clang_output);
 
 std::optional<GeneratedProgram> generate(const plan::Plan& plan, Diagnostics& diags);
 

@@ -18,20 +18,18 @@ void ProbeEmitter::emit_record() {
       out_.line("bpf_get_current_comm(e + {}, {});", f.offset, f.size);
       continue;
     }
-    std::string t = c_type(c->type);
-    out_.line("*({} *)(e + {}) = {};", t, f.offset, value(c->value, c->type));
+    out_.line("*({} *)(e + {}) = {};", c_type(c->type), f.offset, value(c->value, c->type));
   }
   out_.line("__u32 off = {};", layout_.fixed_size);
   for (const auto& f : layout_.fields) {
     if (!f.is_variable()) continue;
     const plan::Capture* c = capture(f.name);
-    std::string src = value(c->value, FieldType::kU64);
     if (c->type == FieldType::kBytes)
-      out_.line("off = pk_put_bytes(e, off, {}, {}, PK_FIELD_CFG({}, {}, {}));", src,
-                length(*c->len), c->max, probe_.id, kernel_memory());
+      out_.line("off = pk_put_bytes(e, off, {}, {}, PK_FIELD_CFG({}, {}, {}));", source_pointer(*c),
+                capture_length(*c), c->max, probe_.id, memory_flag(*c));
     else
-      out_.line("off = pk_put_str(e, off, {}, PK_FIELD_CFG({}, {}, {}));", src, c->max, probe_.id,
-                kernel_memory());
+      out_.line("off = pk_put_str(e, off, {}, PK_FIELD_CFG({}, {}, {}));", source_pointer(*c), c->max,
+                probe_.id, memory_flag(*c));
   }
   out_.line("return pk_submit(e, off, {});", probe_.id);
 }

@@ -37,11 +37,33 @@ std::string bytes_equal(const std::string& h, const std::string& lit, const std:
 
 }  // namespace
 
+// Process selectors of the probe's target that BPF can check on its own: comm and pid.
+void ProbeEmitter::emit_process_filter() {
+  if (!target_) return;
+  const plan::ProcessSelector& sel = target_->process;
+  if (!sel.pid.empty()) {
+    std::vector<std::string> terms;
+    for (int64_t p : sel.pid) terms.push_back(fmt::format("pk_pid == {}", p));
+    out_.line("__u32 pk_pid = bpf_get_current_pid_tgid() >> 32;");
+    out_.line("if (!({})) return 0;", fmt::join(terms, " || "));
+  }
+  if (!sel.comm.empty()) {
+    out_.line("char pk_sel_comm[16] = {{}};");
+    out_.line("bpf_get_current_comm(pk_sel_comm, sizeof(pk_sel_comm));");
+    std::vector<std::string> terms;
+    for (const auto& c : sel.comm)
+      terms.push_back(fmt::format("({} && pk_sel_comm[{}] == 0)", bytes_equal("pk_sel_comm", c, ""), c.size()));
+    out_.line("if (!({})) return 0;", fmt::join(terms, " || "));
+  }
+}
+
 bool ProbeEmitter::filter_runs_at(const plan::Filter& f, Stage stage) const {
   if (!paired()) return stage == build_stage();
   // In a paired probe, checks on arguments and builtins run at entry so rejected calls save
   // no state; everything that may depend on the call's effects runs at return.
-  bool early = f.lhs.source == ValueRef::Source::kArg || f.lhs.source == ValueRef::Source::kBuiltin;
+  const ValueRef& v = resolve(f.lhs);
+  bool early = (v.source == ValueRef::Source::kArg && probe_.kind != plan::ProbeKind::kFexit) ||
+               (v.source == ValueRef::Source::kBuiltin && v.builtin != plan::Builtin::kElapsed);
   return early == (stage == Stage::kEntry);
 }
 
@@ -55,12 +77,11 @@ std::string ProbeEmitter::head_of(const plan::Capture& c) {
       out_.line("__u32 {}_n = 16;", h);
     } else if (c.type == FieldType::kString) {
       out_.line("__u8 {}[PK_PEEK_LEN + 1] = {{}};", h);
-      out_.line("__u32 {}_n = pk_peek_str({}, {}, {});", h, h, value(c.value, FieldType::kU64),
-                kernel_memory());
+      out_.line("__u32 {}_n = pk_peek_str({}, {}, {});", h, h, source_pointer(c), memory_flag(c));
     } else {
       out_.line("__u8 {}[PK_PEEK_LEN] = {{}};", h);
-      out_.line("__u32 {}_n = pk_peek({}, {}, {}, {});", h, h, value(c.value, FieldType::kU64),
-                length(*c.len), kernel_memory());
+      out_.line("__u32 {}_n = pk_peek({}, {}, {}, {});", h, h, source_pointer(c), capture_length(c),
+                memory_flag(c));
     }
   }
   return h;
@@ -123,6 +144,7 @@ void ProbeEmitter::emit_filters(Stage stage, bool after_derefs) {
       if (!cap && f.lhs.source == ValueRef::Source::kArg && probe_.signature &&
           static_cast<size_t>(f.lhs.index) < probe_.signature->params.size())
         t = probe_.signature->params[f.lhs.index].type;
+      if (!cap && f.lhs.source == ValueRef::Source::kTracepointField) t = FieldType::kI64;
       const ValueRef& v = cap ? cap->value : f.lhs;
       cond = fmt::format("{} {} {}", value(v, t), c_op(f.op),
                          plan::is_signed(t) ? fmt::format("{}LL", f.int_value)

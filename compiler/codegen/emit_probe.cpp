@@ -1,4 +1,5 @@
-// Program skeletons: one entry and/or one return program per probe.
+// Program skeletons: one entry and/or one return program per probe, with the section and
+// context type its kind needs.
 #include <fmt/format.h>
 
 #include "compiler/codegen/probe_emitter.h"
@@ -8,25 +9,32 @@ namespace probe {
 using plan::ProbeKind;
 using plan::ValueRef;
 
-ProbeEmitter::ProbeEmitter(const plan::Probe& probe, const ProbeLayout& layout,
+ProbeEmitter::ProbeEmitter(const plan::Probe& probe, const plan::Target* target,
+                           const ProbeLayout& layout, std::vector<const MetricLayout*> metrics,
                            const plan::RuntimeOptions& runtime, CodeWriter& out)
-    : probe_(probe), layout_(layout), runtime_(runtime), out_(out),
+    : probe_(probe), target_(target), layout_(layout), metrics_(std::move(metrics)), runtime_(runtime), out_(out),
       prefix_(fmt::format("pk_p{}", probe.id)) {
-  auto note = [&](const ValueRef& v) {
-    if (v.source == ValueRef::Source::kArg || v.source == ValueRef::Source::kDerefArg)
-      saved_args_.insert(v.index);
-  };
   for (const auto& c : probe_.captures) {
-    note(c.value);
-    if (c.len) note(*c.len);
+    note_value(c.value);
+    if (c.len) note_value(*c.len);
   }
-  for (const auto& f : probe_.filters) {
-    if (f.lhs.source == ValueRef::Source::kCapture) {
-      if (const plan::Capture* c = capture(f.lhs.name)) note(c->value);
-    } else {
-      note(f.lhs);
-    }
+  for (const auto& f : probe_.filters) note_value(f.lhs);
+  for (const auto* m : metrics_) {
+    for (const auto& l : m->labels) note_value(l.value);
+    if (m->metric->value) note_value(*m->metric->value);
   }
+}
+
+// Records what a value needs from the entry of the call (return probes) or the context.
+void ProbeEmitter::note_value(const ValueRef& v0) {
+  const ValueRef& v = resolve(v0);
+  bool is_arg = v.source == ValueRef::Source::kArg || v.source == ValueRef::Source::kDerefArg;
+  if (is_arg && probe_.kind == ProbeKind::kUsdt) usdt_args_.insert(v.index);
+  // fexit sees the arguments in its context; uretprobe/kretprobe must save them at entry.
+  bool saves_args = probe_.kind == ProbeKind::kUretprobe || probe_.kind == ProbeKind::kKretprobe;
+  if (is_arg && saves_args) saved_args_.insert(v.index);
+  if (v.source == ValueRef::Source::kBuiltin && v.builtin == plan::Builtin::kElapsed)
+    needs_entry_ts_ = true;
 }
 
 const plan::Capture* ProbeEmitter::capture(const std::string& name) const {
@@ -35,24 +43,66 @@ const plan::Capture* ProbeEmitter::capture(const std::string& name) const {
   return nullptr;
 }
 
+const ValueRef& ProbeEmitter::resolve(const ValueRef& v) const {
+  if (v.source == ValueRef::Source::kCapture)
+    if (const plan::Capture* c = capture(v.name)) return c->value;
+  return v;
+}
+
+bool ProbeEmitter::pt_regs_context() const {
+  switch (probe_.kind) {
+    case ProbeKind::kUprobe:
+    case ProbeKind::kUretprobe:
+    case ProbeKind::kKprobe:
+    case ProbeKind::kKretprobe:
+    case ProbeKind::kUsdt: return true;
+    default: return false;
+  }
+}
+
+const char* ProbeEmitter::section(Stage stage) const {
+  bool entry = stage == Stage::kEntry;
+  switch (probe_.kind) {
+    case ProbeKind::kUprobe:
+    case ProbeKind::kUretprobe: return entry ? "uprobe" : "uretprobe";
+    case ProbeKind::kKprobe:
+    case ProbeKind::kKretprobe: return entry ? "kprobe" : "kretprobe";
+    case ProbeKind::kUsdt: return "usdt";
+    case ProbeKind::kTracepoint: return "tracepoint";
+    case ProbeKind::kRawTracepoint: return "raw_tracepoint";
+    case ProbeKind::kFentry:
+    case ProbeKind::kFexit: return entry ? "fentry" : "fexit";
+  }
+  return "?";
+}
+
+std::string ProbeEmitter::context_parameter() const {
+  if (pt_regs_context()) return "struct pt_regs *ctx";
+  switch (probe_.kind) {
+    case ProbeKind::kTracepoint: return "void *ctx";
+    case ProbeKind::kRawTracepoint: return "struct bpf_raw_tracepoint_args *ctx";
+    default: return "__u64 *ctx";  // fentry/fexit: arguments (and the return value) as u64s
+  }
+}
+
 void ProbeEmitter::emit_program(Stage stage, bool builds_record) {
   stage_ = stage;
   peeked_.clear();
-  bool user = plan::is_user_space(probe_.kind);
-  const char* section = stage == Stage::kEntry ? (user ? "uprobe" : "kprobe")
-                                               : (user ? "uretprobe" : "kretprobe");
   std::string name = fmt::format("{}_{}", prefix_, stage == Stage::kEntry ? "entry" : "return");
   (stage == Stage::kEntry ? entry_program_ : return_program_) = name;
-  out_.line("SEC(\"{}\")", section);
-  out_.line("int {}(struct pt_regs *ctx) {{", name);
+  out_.line("SEC(\"{}\")", section(stage));
+  out_.line("int {}({}) {{", name, context_parameter());
   out_.indent();
+  emit_process_filter();
   if (stage == Stage::kReturn && paired()) emit_load_state();
   if (builds_record) out_.line("pk_count({}, PK_STAT_HITS);", probe_.id);
+  emit_context_reads();
   emit_filters(stage, false);
   emit_derefs(stage);
   emit_filters(stage, true);
   if (builds_record) {
     emit_matcher();
+    emit_metric_updates();
     if (probe_.emit_event) emit_record();
     else out_.line("return 0;");
   } else {

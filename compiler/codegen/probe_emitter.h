@@ -1,13 +1,16 @@
-// Emits the BPF programs of one probe. Split by construct: state maps (emit_state.cpp),
+// Emits the BPF programs of one probe. Split by construct: entry state (emit_state.cpp),
 // value expressions (emit_values.cpp), filters and matchers (emit_filters.cpp), record
-// building (emit_captures.cpp) and program skeletons (emit_probe.cpp).
+// building (emit_captures.cpp), metric updates (emit_metrics.cpp) and program skeletons
+// (emit_probe.cpp).
 #pragma once
 
 #include <set>
 #include <string>
+#include <vector>
 
 #include "compiler/codegen/code_writer.h"
 #include "compiler/codegen/layout.h"
+#include "compiler/codegen/metric_layout.h"
 #include "compiler/plan/plan.h"
 
 namespace probe {
@@ -16,8 +19,9 @@ enum class Stage { kEntry, kReturn };
 
 class ProbeEmitter {
  public:
-  ProbeEmitter(const plan::Probe& probe, const ProbeLayout& layout,
-               const plan::RuntimeOptions& runtime, CodeWriter& out);
+  ProbeEmitter(const plan::Probe& probe, const plan::Target* target, const ProbeLayout& layout,
+               std::vector<const MetricLayout*> metrics, const plan::RuntimeOptions& runtime,
+               CodeWriter& out);
 
   // Emits maps and programs; fills the program names.
   void emit();
@@ -32,35 +36,51 @@ class ProbeEmitter {
   // emit_values.cpp
   std::string value(const plan::ValueRef& v, plan::FieldType as);
   std::string length(const plan::ValueRef& v);
+  std::string source_pointer(const plan::Capture& c);  // address a bytes/str capture reads
+  std::string capture_length(const plan::Capture& c);  // byte count of a bytes capture
+  int memory_flag(const plan::Capture& c) const;        // 1 if the payload is kernel memory
   std::string c_type(plan::FieldType t) const;
   void emit_derefs(Stage stage);
+  void emit_context_reads();  // USDT arguments, misaligned tracepoint fields
   bool uses_deref(const plan::ValueRef& v) const;
+  std::string arg(int index) const;
   // emit_filters.cpp
   // Filters that read out-pointers run after emit_derefs, the others before it.
   void emit_filters(Stage stage, bool after_derefs);
   void emit_matcher();
   bool filter_runs_at(const plan::Filter& f, Stage stage) const;
+  void emit_process_filter();
   std::string head_of(const plan::Capture& c);
   // emit_captures.cpp
   void emit_record();
+  // emit_metrics.cpp
+  void emit_metric_updates();
+  void emit_metric_update(const MetricLayout& m);
   // emit_probe.cpp
   void emit_program(Stage stage, bool builds_record);
+  const char* section(Stage stage) const;
+  std::string context_parameter() const;
 
   const plan::Capture* capture(const std::string& name) const;
-  bool paired() const { return probe_.paired(); }
-  // Payload pointers of kernel probes point into kernel memory.
-  int kernel_memory() const { return plan::is_user_space(probe_.kind) ? 0 : 1; }
+  const plan::ValueRef& resolve(const plan::ValueRef& v) const;  // capture name → its value
+  void note_value(const plan::ValueRef& v);
+  bool paired() const { return !saved_args_.empty() || needs_entry_ts_; }
   Stage build_stage() const {
     return plan::fires_at_return(probe_.kind) ? Stage::kReturn : Stage::kEntry;
   }
+  bool pt_regs_context() const;
 
   const plan::Probe& probe_;
+  const plan::Target* target_;
   const ProbeLayout& layout_;
+  std::vector<const MetricLayout*> metrics_;
   const plan::RuntimeOptions& runtime_;
   CodeWriter& out_;
   Stage stage_ = Stage::kEntry;
-  std::set<int> saved_args_;          // argument indices kept from entry to return
-  std::set<std::string> peeked_;      // captures whose leading bytes are in a head buffer
+  std::set<int> saved_args_;      // argument indices kept from entry to return
+  bool needs_entry_ts_ = false;   // `elapsed` is used
+  std::set<int> usdt_args_;       // USDT arguments read into locals
+  std::set<std::string> peeked_;  // captures whose leading bytes are in a head buffer
   std::string entry_program_;
   std::string return_program_;
   std::string prefix_;  // "pk_p<id>"

@@ -6,6 +6,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace probe {
 namespace {
@@ -60,7 +61,52 @@ Node convert(const SourceFilePtr& file, const toml::node& n) {
 
 }  // namespace
 
+// TOML allows non-ASCII only inside strings and comments. toml++ 3.3 (Debian 12) hits
+// undefined behaviour on some non-ASCII characters elsewhere (upstream issues #190, #295), so
+// such input is reported here and never reaches it.
+bool non_ascii_outside_strings(const SourceFilePtr& file, Diagnostics& diags) {
+  const std::string& t = file->text();
+  uint32_t line = 1, col = 1;
+  enum { kCode, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral } state = kCode;
+  for (size_t i = 0; i < t.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(t[i]);
+    auto at = [&](const char* s) { return t.compare(i, std::strlen(s), s) == 0; };
+    switch (state) {
+      case kCode:
+        if (c >= 0x80) {
+          SourceRange r{file, line, col, line, col + 1};
+          diags.error(r, "invalid character outside a string or comment",
+                      "TOML keys and values are ASCII; put text in \"quotes\"");
+          return true;
+        }
+        if (c == '#') state = kComment;
+        else if (at("\"\"\"")) { state = kMultiBasic; i += 2; col += 2; }
+        else if (at("'''")) { state = kMultiLiteral; i += 2; col += 2; }
+        else if (c == '"') state = kBasic;
+        else if (c == '\'') state = kLiteral;
+        break;
+      case kComment: if (c == '\n') state = kCode; break;
+      case kBasic:
+        if (c == '\\') { ++i; ++col; }
+        else if (c == '"' || c == '\n') state = kCode;
+        break;
+      case kLiteral: if (c == '\'' || c == '\n') state = kCode; break;
+      case kMultiBasic:
+        if (c == '\\') { ++i; ++col; }
+        else if (at("\"\"\"")) { state = kCode; i += 2; col += 2; }
+        break;
+      case kMultiLiteral:
+        if (at("'''")) { state = kCode; i += 2; col += 2; }
+        break;
+    }
+    if (i < t.size() && t[i] == '\n') { ++line; col = 1; }
+    else ++col;
+  }
+  return false;
+}
+
 std::optional<Node> parse_toml(const SourceFilePtr& file, Diagnostics& diags) {
+  if (non_ascii_outside_strings(file, diags)) return std::nullopt;
   toml::parse_result result = toml::parse(file->text(), file->path());
   if (!result) {
     const auto& err = result.error();

@@ -167,7 +167,7 @@ const char* metric_kind_name(Metric::Kind kind) {
 
 uint32_t Metric::Buckets::count() const {
   switch (kind) {
-    case Kind::kLog2: return 65;  // 0, [1,2), [2,4) ... [2^63, inf)
+    case Kind::kLog2: return 66;  // le 0, 1, 2, 4, ..., 2^63 and +Inf
     case Kind::kLinear: return static_cast<uint32_t>((max - min) / step) + 2;  // + below-min and +Inf
     case Kind::kExplicit: return static_cast<uint32_t>(bounds.size()) + 1;
   }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/tracepoint_format.h"
 #include "compiler/diag/source.h"
 
 namespace probe::plan {
@@ -144,6 +145,10 @@ struct Probe {
   std::string handler;  // Lua function, "" for the default on_<name>
   std::optional<Signature> signature;
   SourceRange range;
+
+  // Resolved against this machine while checking (tracefs, kernel BTF, USDT notes).
+  std::optional<TracepointFormat> tracepoint;  // tracepoint record layout
+  int kernel_arity = -1;                        // parameters of a kernel function (BTF)
 
   // Whether the probe needs state saved at entry and an event built at return.
   bool paired() const;

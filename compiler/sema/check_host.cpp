@@ -74,20 +74,6 @@ void check_symbols(SemaContext& ctx) {
                fmt::format("function '{}' not found in {}", p.symbol, join(t->resolved, ", ")),
                hint);
       }
-    } else if (p.kind == plan::ProbeKind::kTracepoint) {
-      auto parts = split(p.symbol, ':');
-      if (parts.size() != 2) continue;
-      auto root = tracefs_root();
-      if (!root) {
-        ctx.diags.warning(at, fmt::format("cannot check tracepoint '{}': {}", p.symbol, root.error().message));
-        continue;
-      }
-      std::string dir = fmt::format("{}/events/{}/{}", *root, parts[0], parts[1]);
-      struct stat st;
-      if (stat(dir.c_str(), &st) != 0)
-        report(ctx, p.optional, at, fmt::format("tracepoint '{}' not found", p.symbol),
-               fmt::format("looked for {}; `probec list --tracepoints '{}:*'` lists the category",
-                           dir, parts[0]));
     }
   }
 }

@@ -6,7 +6,9 @@
 
 #include "compiler/plan/matchers.h"
 #include "compiler/sema/context.h"
+#include "common/strings.h"
 #include "compiler/sema/filter_expr.h"
+#include "compiler/sema/kernel_btf.h"
 #include "compiler/sema/signature.h"
 #include "compiler/sema/table_reader.h"
 #include "compiler/sema/value_expr.h"
@@ -24,6 +26,13 @@ const std::set<std::string> kHeaderNames = {"pid", "tid", "ts", "cgroup", "probe
 constexpr uint32_t kMaxFieldBytes = 16384;
 constexpr uint32_t kDefaultStringMax = 128;
 constexpr uint32_t kDefaultBytesMax = 256;
+
+// Length of a fixed-size array field of a tracepoint (0 if the value is not one).
+uint32_t p_fixed_array(const plan::Probe& probe, const ValueRef& v) {
+  if (v.source != ValueRef::Source::kTracepointField || !probe.tracepoint) return 0;
+  const TracepointField* f = probe.tracepoint->field(v.name);
+  return f && f->array_len > 0 ? f->array_len : 0;
+}
 
 bool is_identifier(const std::string& s) {
   if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
@@ -107,6 +116,23 @@ std::optional<ValueRef> read_value(const Node& n, bool allow_capture, const plan
   v->range = n.range;
   if (v->source == ValueRef::Source::kCapture) return v;
   if (!check_value_for_kind(*v, probe.kind, probe.name, diags)) return std::nullopt;
+  if (v->source == ValueRef::Source::kTracepointField && probe.tracepoint &&
+      !probe.tracepoint->field(v->name)) {
+    std::vector<std::string> names;
+    for (const auto& f : probe.tracepoint->fields) names.push_back(f.name);
+    std::string hint = did_you_mean(v->name, names);
+    diags.error(n.range, fmt::format("tracepoint {} has no field '{}'", probe.symbol, v->name),
+                hint.empty() ? "its fields: " + join(names, ", ") : hint);
+    return std::nullopt;
+  }
+  if (probe.kernel_arity >= 0 &&
+      (v->source == ValueRef::Source::kArg || v->source == ValueRef::Source::kDerefArg) &&
+      v->index >= probe.kernel_arity) {
+    diags.error(n.range, fmt::format("'{}' is beyond the {} parameter{} of kernel function {}", n.str,
+                                     probe.kernel_arity, probe.kernel_arity == 1 ? "" : "s", probe.symbol),
+                "the kernel's BTF gives the function's parameters; arg0 is the first");
+    return std::nullopt;
+  }
   const plan::Signature* sig = probe.signature ? &*probe.signature : nullptr;
   if (sig && !sig->variadic &&
       (v->source == ValueRef::Source::kArg || v->source == ValueRef::Source::kDerefArg) &&
@@ -120,8 +146,29 @@ std::optional<ValueRef> read_value(const Node& n, bool allow_capture, const plan
   return v;
 }
 
+// The natural type of a tracepoint field: strings for char arrays and __data_loc, bytes
+// for other arrays, pointers, else the integer type tracefs declares.
+FieldType tracepoint_field_type(const TracepointField& f) {
+  bool charish = f.type.rfind("char", 0) == 0 || f.type.rfind("const char", 0) == 0 ||
+                 f.type.rfind("unsigned char", 0) == 0;
+  if (f.data_loc) return charish ? FieldType::kString : FieldType::kBytes;
+  if (f.array_len > 0) return charish ? FieldType::kString : FieldType::kBytes;
+  if (f.pointer) return FieldType::kPtr;
+  if (auto t = c_scalar_type(f.type); t && plan::scalar_size(*t) <= f.size) return *t;
+  switch (f.size) {
+    case 1: return f.is_signed ? FieldType::kI8 : FieldType::kU8;
+    case 2: return f.is_signed ? FieldType::kI16 : FieldType::kU16;
+    case 4: return f.is_signed ? FieldType::kI32 : FieldType::kU32;
+    default: return f.is_signed ? FieldType::kI64 : FieldType::kU64;
+  }
+}
+
 FieldType default_type(const ValueRef& v, const plan::Probe& probe) {
   switch (v.source) {
+    case ValueRef::Source::kTracepointField:
+      if (probe.tracepoint)
+        if (const auto* f = probe.tracepoint->field(v.name)) return tracepoint_field_type(*f);
+      return FieldType::kU64;
     case ValueRef::Source::kRet: return probe.returns;
     case ValueRef::Source::kArg:
       if (probe.signature && static_cast<size_t>(v.index) < probe.signature->params.size())
@@ -183,7 +230,10 @@ std::optional<plan::Capture> read_capture(const Node& node, const plan::Probe& p
       return std::nullopt;
     }
   }
-  if (c.type == FieldType::kBytes) {
+  if (c.type == FieldType::kBytes && !len && p_fixed_array(probe, c.value)) {
+    // A fixed array in the tracepoint record has its length built in.
+    c.max = static_cast<uint32_t>(max.value_or(p_fixed_array(probe, c.value)));
+  } else if (c.type == FieldType::kBytes) {
     if (!len) {
       diags.error(node.range, fmt::format("bytes capture '{}' needs a length", c.name),
                   "add len = \"arg2\" (an argument), \"ret\" or \"*arg3\" (read at return)");
@@ -199,7 +249,10 @@ std::optional<plan::Capture> read_capture(const Node& node, const plan::Probe& p
                   "use type = \"bytes\" for a buffer with a length");
       return std::nullopt;
     }
-    c.max = max.value_or(c.value.source == ValueRef::Source::kBuiltin ? 16 : kDefaultStringMax);
+    uint32_t natural = c.value.source == ValueRef::Source::kBuiltin ? 16
+                       : p_fixed_array(probe, c.value)            ? p_fixed_array(probe, c.value)
+                                                                   : kDefaultStringMax;
+    c.max = static_cast<uint32_t>(max.value_or(natural));
   } else {
     if (len || max) {
       const Node* bad = len ? len : node.get("max");
@@ -209,6 +262,43 @@ std::optional<plan::Capture> read_capture(const Node& node, const plan::Probe& p
     }
   }
   return c;
+}
+
+// Tracepoint layouts and kernel function arity come from this machine (tracefs, BTF), so
+// captures get their types and argument numbers are checked.
+void resolve_kernel_side(SemaContext& ctx, plan::Probe& p, const Node* at) {
+  if (p.kind == ProbeKind::kTracepoint) {
+    auto parts = split(p.symbol, ':');
+    if (parts.size() != 2) return;
+    auto fmt = read_tracepoint_format(parts[0], parts[1]);
+    if (fmt) {
+      p.tracepoint = std::move(*fmt);
+      return;
+    }
+    std::string msg = fmt.error().message;
+    bool missing = msg.find("not found") != std::string::npos;
+    std::string hint = missing ? fmt::format("`probec list --tracepoints '{}:*'` lists the category", parts[0]) : "";
+    if (p.optional) ctx.diags.warning(at->range, msg + " (optional, skipped)", hint);
+    else ctx.diags.error(at->range, msg, hint);
+    return;
+  }
+  bool kernel_fn = p.kind == ProbeKind::kFentry || p.kind == ProbeKind::kFexit ||
+                   p.kind == ProbeKind::kKprobe || p.kind == ProbeKind::kKretprobe;
+  if (!kernel_fn) return;
+  std::vector<std::string> near;
+  auto fn = find_kernel_function(p.symbol, &near);
+  if (!fn) {
+    ctx.diags.warning(at->range, fmt::format("cannot check kernel function '{}': {}", p.symbol, fn.error().message));
+    return;
+  }
+  if (!*fn) {
+    std::string msg = fmt::format("kernel function '{}' not found in /sys/kernel/btf/vmlinux", p.symbol);
+    std::string hint = near.empty() ? "" : fmt::format("did you mean '{}'?", near.front());
+    if (p.optional) ctx.diags.warning(at->range, msg + " (optional, skipped)", hint);
+    else ctx.diags.error(at->range, msg, hint);
+    return;
+  }
+  p.kernel_arity = static_cast<int>((*fn)->params.size());
 }
 
 void read_probe(SemaContext& ctx, const std::string& name, const Node& node) {
@@ -302,6 +392,7 @@ void read_probe(SemaContext& ctx, const std::string& name, const Node& node) {
                         fmt::format("signature is for '{}' but the probe attaches to '{}'",
                                     p.signature->function, base));
   }
+  if (ctx.options.check_host) resolve_kernel_side(ctx, p, kind_node);
   if (plan::is_user_space(p.kind) && p.target.empty()) {
     ctx.diags.error(kind_node->key_range,
                     fmt::format("{} is a {} but names no target", what, plan::probe_kind_name(p.kind)),

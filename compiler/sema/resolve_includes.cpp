@@ -150,10 +150,9 @@ struct Includer {
     if (is_file) {
       shown_path = display_path(from_file, spec);
       path = canonical(shown_path);
-      auto t = read_file(shown_path);
+      auto t = read_text_file(shown_path);
       if (!t) {
-        ctx.diags.error(at, fmt::format("cannot include '{}': {} does not exist or is unreadable",
-                                        spec, shown_path));
+        ctx.diags.error(at, fmt::format("cannot include '{}': {}", spec, t.error().message));
         return std::nullopt;
       }
       text = std::move(*t);

@@ -42,7 +42,7 @@ std::optional<plan::Plan> analyze_policy_text(const std::string& path, std::stri
 
 std::optional<plan::Plan> analyze_policy_file(const std::string& path, const SemaOptions& options,
                                               Diagnostics& diags) {
-  auto text = read_file(path);
+  auto text = read_text_file(path);
   if (!text) {
     diags.error({}, text.error().message);
     return std::nullopt;

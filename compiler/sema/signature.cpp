@@ -238,6 +238,15 @@ std::optional<plan::Signature> parse_signature(const std::string& text, const So
   return sig;
 }
 
+std::optional<plan::FieldType> c_scalar_type(const std::string& c_type) {
+  std::vector<std::string> words;
+  for (const auto& t : tokenize(c_type))
+    if (!is_qualifier(t.text)) words.push_back(t.text);
+  auto it = scalar_types().find(join(words, " "));
+  if (it == scalar_types().end()) return std::nullopt;
+  return it->second;
+}
+
 int signature_param_index(const plan::Signature& sig, const std::string& name) {
   for (size_t i = 0; i < sig.params.size(); ++i)
     if (!name.empty() && sig.params[i].name == name) return static_cast<int>(i);

@@ -13,6 +13,9 @@ namespace probe {
 std::optional<plan::Signature> parse_signature(const std::string& text, const SourceRange& range,
                                                Diagnostics& diags);
 
+// The probekit type of a C integer type name ("unsigned long", "pid_t", "__u16").
+std::optional<plan::FieldType> c_scalar_type(const std::string& c_type);
+
 // The parameter named `name`, or -1.
 int signature_param_index(const plan::Signature& sig, const std::string& name);
 

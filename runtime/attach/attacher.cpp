@@ -71,13 +71,97 @@ Status Attacher::attach_user_probe(const Manifest& m, const ProbeManifest& p) {
   return {};
 }
 
-Status Attacher::attach_kernel_probe(const ProbeManifest& p) {
-  return make_error("attaching {} probes is not implemented yet", plan::probe_kind_name(p.kind));
+Status Attacher::keep(bpf_link* link, const std::string& what) {
+  if (!link) return make_error("cannot attach {}: {}", what, std::strerror(errno));
+  links_.push_back(link);
+  return {};
 }
 
-Status Attacher::attach_all(const Manifest& m) {
+Status Attacher::attach_usdt(const Manifest& m, const ProbeManifest& p) {
+  const TargetManifest* t = m.target(p.target);
+  if (!t) return make_error("target '{}' is not in the manifest", p.target);
+  std::vector<std::string> files =
+      t->kind == plan::Target::Kind::kLibrary ? resolve_library(t->spec) : std::vector<std::string>{t->spec};
+  auto colon = p.symbol.find(':');
+  std::string provider = p.symbol.substr(0, colon), name = p.symbol.substr(colon + 1);
+  bpf_program* prog = object_.program(p.entry_program);
+  if (!prog) return make_error("program {} is missing from the object", p.entry_program);
+  size_t attached = 0;
+  std::string last_error = fmt::format("no file found for target '{}'", p.target);
+  for (const auto& file : files) {
+    // libbpf finds every site of the probe in the file and arms its semaphore through the
+    // kernel's reference counter, for processes that exist now and later.
+    bpf_link* link = bpf_program__attach_usdt(prog, -1, file.c_str(), provider.c_str(), name.c_str(), nullptr);
+    std::string where = fmt::format("{}:{}", file, p.symbol);
+    if (!link) {
+      last_error = fmt::format("cannot attach usdt {}: {}", where, std::strerror(errno));
+      continue;
+    }
+    links_.push_back(link);
+    records_.push_back({p.id, p.name, where, AttachState::kAttached, ""});
+    log::info("attached {} (usdt) at {}", p.name, where);
+    ++attached;
+  }
+  if (attached == 0) return make_error("{}", last_error);
+  return {};
+}
+
+Status Attacher::attach_kernel_probe(const ProbeManifest& p) {
+  auto program = [&](const std::string& name) -> Result<bpf_program*> {
+    bpf_program* prog = object_.program(name);
+    if (!prog) return make_error("program {} is missing from the object", name);
+    return prog;
+  };
+  std::string where = fmt::format("{} {}", plan::probe_kind_name(p.kind), p.symbol);
+  switch (p.kind) {
+    case plan::ProbeKind::kKprobe:
+    case plan::ProbeKind::kKretprobe: {
+      for (const std::string* name : {&p.entry_program, &p.return_program}) {
+        if (name->empty()) continue;
+        PROBE_ASSIGN_OR_RETURN(bpf_program* prog, program(*name));
+        LIBBPF_OPTS(bpf_kprobe_opts, opts, .offset = p.offset, .retprobe = name == &p.return_program);
+        PROBE_TRY(keep(bpf_program__attach_kprobe_opts(prog, p.symbol.c_str(), &opts), where));
+      }
+      break;
+    }
+    case plan::ProbeKind::kTracepoint: {
+      auto colon = p.symbol.find(':');
+      PROBE_ASSIGN_OR_RETURN(bpf_program* prog, program(p.entry_program));
+      PROBE_TRY(keep(bpf_program__attach_tracepoint(prog, p.symbol.substr(0, colon).c_str(),
+                                                    p.symbol.substr(colon + 1).c_str()),
+                     where));
+      break;
+    }
+    case plan::ProbeKind::kRawTracepoint: {
+      PROBE_ASSIGN_OR_RETURN(bpf_program* prog, program(p.entry_program));
+      PROBE_TRY(keep(bpf_program__attach_raw_tracepoint(prog, p.symbol.c_str()), where));
+      break;
+    }
+    case plan::ProbeKind::kFentry:
+    case plan::ProbeKind::kFexit: {
+      for (const std::string* name : {&p.entry_program, &p.return_program}) {
+        if (name->empty()) continue;
+        PROBE_ASSIGN_OR_RETURN(bpf_program* prog, program(*name));
+        PROBE_TRY(keep(bpf_program__attach_trace(prog), where));
+      }
+      break;
+    }
+    default: return make_error("{} is not a kernel probe", plan::probe_kind_name(p.kind));
+  }
+  records_.push_back({p.id, p.name, where, AttachState::kAttached, ""});
+  log::info("attached {} ({})", p.name, where);
+  return {};
+}
+
+Status Attacher::attach_all(const Manifest& m, const std::set<std::string>& not_loaded) {
   for (const auto& p : m.probes) {
-    Status st = plan::is_user_space(p.kind) ? attach_user_probe(m, p) : attach_kernel_probe(p);
+    if (not_loaded.count(p.name)) {
+      records_.push_back({p.id, p.name, p.symbol, AttachState::kSkipped, "the kernel refused its program"});
+      continue;
+    }
+    Status st = p.kind == plan::ProbeKind::kUsdt ? attach_usdt(m, p)
+                : plan::is_user_space(p.kind)   ? attach_user_probe(m, p)
+                                                : attach_kernel_probe(p);
     if (st) continue;
     std::string msg = fmt::format("probe '{}' ({}): {}", p.name, p.location, st.error().message);
     const TargetManifest* t = m.target(p.target);

@@ -3,6 +3,7 @@
 // Detaching is done in parallel: each uprobe link takes ~100 ms to release in the kernel.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,8 @@ class Attacher {
 
   // Attaches every probe. Fails on the first non-optional probe that cannot attach; optional
   // ones are recorded as skipped with the reason.
-  Status attach_all(const Manifest& manifest);
+  // Probes in `not_loaded` (optional probes the kernel refused) are recorded as skipped.
+  Status attach_all(const Manifest& manifest, const std::set<std::string>& not_loaded = {});
   const std::vector<AttachRecord>& records() const { return records_; }
   size_t link_count() const { return links_.size(); }
   // Destroys all links concurrently; returns how long it took.
@@ -42,6 +44,8 @@ class Attacher {
  private:
   Status attach_user_probe(const Manifest& m, const ProbeManifest& p);
   Status attach_kernel_probe(const ProbeManifest& p);
+  Status attach_usdt(const Manifest& m, const ProbeManifest& p);
+  Status keep(bpf_link* link, const std::string& what);
   Status attach_program(const ProbeManifest& p, const std::string& prog, bool retprobe,
                         const std::string& file, uint64_t offset, const std::string& where);
 

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "runtime/attach/attacher.h"
+#include "runtime/events/event_json.h"
 #include "runtime/events/event_view.h"
 #include "runtime/events/ring_reader.h"
 #include "runtime/loader/bpf_object.h"
@@ -27,20 +28,6 @@ constexpr int kExitEnv = 2;
 
 double ms_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
-}
-
-// A decoded event as a JSON record, for policies without handlers.
-nlohmann::json event_record(const EventView& ev) {
-  nlohmann::json r = {{"probe", ev.probe().name}, {"pid", ev.pid()}, {"tid", ev.tid()},
-                      {"ts", ev.ts_ns()}};
-  for (const auto& f : ev.probe().fields) {
-    if (plan::is_variable(f.type) || f.type == plan::FieldType::kString) {
-      if (auto b = ev.bytes(f)) r[f.name] = std::string(b->data);
-    } else if (auto v = ev.integer(f)) {
-      r[f.name] = *v;
-    }
-  }
-  return r;
 }
 
 class Daemon {
@@ -90,7 +77,7 @@ void Daemon::on_record(const void* data, size_t size) {
     lua_->dispatch(*ev);
     return;
   }
-  nlohmann::json r = event_record(*ev);
+  nlohmann::json r = event_to_json(*ev);
   for (auto& [id, s] : sinks_)
     if (std::strcmp(s->type(), "jsonl") == 0) s->emit(r);
 }
@@ -124,7 +111,10 @@ int Daemon::setup() {
     return kExitEnv;
   }
 
-  for (const auto& s : m.sinks) {
+  // A policy without sinks prints its events: the bpftrace-like default users expect.
+  std::vector<SinkManifest> sinks = m.sinks;
+  if (sinks.empty()) sinks.push_back({"jsonl", {{"id", "jsonl"}, {"path", "-"}}});
+  for (const auto& s : sinks) {
     SinkManifest resolved = s;
     for (auto& [k, v] : resolved.settings) {
       auto sub = substitute_env(v, process_env());
@@ -155,7 +145,8 @@ int Daemon::setup() {
     lua_ = std::move(*lua);
   }
 
-  auto object = BpfObject::load(artifact_, opts_.btf_path);
+  std::set<std::string> not_loaded;
+  auto object = BpfObject::load(artifact_, opts_.btf_path, &not_loaded);
   if (!object) {
     log::error("{}", object.error().message);
     return kExitEnv;
@@ -170,7 +161,7 @@ int Daemon::setup() {
   }
   ring_ = std::move(*ring);
   attacher_ = std::make_unique<Attacher>(*object_);
-  if (auto st = attacher_->attach_all(m); !st) {
+  if (auto st = attacher_->attach_all(m, not_loaded); !st) {
     log::error("{}", st.error().message);
     return kExitUser;
   }

@@ -8,10 +8,14 @@
 
 #include "common/log.h"
 #include "common/strings.h"
+#include "runtime/loader/load_errors.h"
 #include "stdlib/bpf/event.h"
 
 namespace probe {
 namespace {
+
+// While a load runs, libbpf's messages are also kept here to explain a failure.
+thread_local std::string* g_capture = nullptr;
 
 int libbpf_print(enum libbpf_print_level level, const char* format, va_list args) {
   // Verifier logs arrive as one message of many kilobytes; size the buffer to fit.
@@ -23,9 +27,12 @@ int libbpf_print(enum libbpf_print_level level, const char* format, va_list args
   std::string buf(static_cast<size_t>(n) + 1, '\0');
   vsnprintf(buf.data(), buf.size(), format, args);
   buf.resize(static_cast<size_t>(n));
+  if (g_capture) *g_capture += buf;
   std::string msg(trim(buf));
   if (msg.empty()) return 0;
-  if (level == LIBBPF_WARN) log::warn("libbpf: {}", msg);
+  // During a load, failures are explained by describe_load_failure; keep libbpf's own
+  // warnings for --log-level debug.
+  if (level == LIBBPF_WARN && !g_capture) log::warn("libbpf: {}", msg);
   else log::debug("libbpf: {}", msg);
   return 0;
 }
@@ -37,8 +44,10 @@ void install_libbpf_logger() { libbpf_set_print(libbpf_print); }
 BpfObject::BpfObject(bpf_object* obj, uint32_t probes) : obj_(obj), probes_(probes) {}
 BpfObject::~BpfObject() { bpf_object__close(obj_); }
 
-Result<std::unique_ptr<BpfObject>> BpfObject::load(const Artifact& artifact,
-                                                   const std::string& btf_path) {
+Result<std::unique_ptr<BpfObject>> BpfObject::open_and_load(const Artifact& artifact,
+                                                            const std::string& btf_path,
+                                                            const std::set<std::string>& disabled,
+                                                            std::string* log) {
   std::string name = "pk_" + artifact.manifest.policy_name.substr(0, 12);
   LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name.c_str(),
               .btf_custom_path = btf_path.empty() ? nullptr : btf_path.c_str());
@@ -51,11 +60,63 @@ Result<std::unique_ptr<BpfObject>> BpfObject::load(const Artifact& artifact,
     if (cpus <= 0) return make_error("cannot count possible CPUs");
     bpf_map__set_max_entries(scratch, static_cast<uint32_t>(cpus));
   }
-  if (int err = bpf_object__load(obj); err != 0)
-    return make_error("the kernel rejected the BPF object: {} (run with --log-level debug for the "
-                      "verifier log)",
-                      std::strerror(-err));
+  for (const auto& p : artifact.manifest.probes) {
+    for (const std::string* prog : {&p.entry_program, &p.return_program}) {
+      if (prog->empty()) continue;
+      bpf_program* bp = bpf_object__find_program_by_name(obj, prog->c_str());
+      if (!bp) continue;
+      if (disabled.count(p.name)) bpf_program__set_autoload(bp, false);
+      // fentry/fexit programs name their kernel function before load (BTF id resolution).
+      if (p.kind == plan::ProbeKind::kFentry || p.kind == plan::ProbeKind::kFexit)
+        bpf_program__set_attach_target(bp, 0, p.symbol.c_str());
+    }
+  }
+  g_capture = log;
+  int err = bpf_object__load(obj);
+  g_capture = nullptr;
+  if (err != 0) return make_error("{}", std::strerror(-err));
   return owner;
+}
+
+Result<std::unique_ptr<BpfObject>> BpfObject::load(const Artifact& artifact, const std::string& btf_path,
+                                                   std::set<std::string>* skipped) {
+  std::set<std::string> disabled;
+  // A program the kernel refuses fails the whole object; if it belongs to an optional probe,
+  // load again without it.
+  for (size_t attempt = 0; attempt <= artifact.manifest.probes.size(); ++attempt) {
+    std::string log;
+    auto obj = open_and_load(artifact, btf_path, disabled, &log);
+    if (obj) {
+      PROBE_TRY((*obj)->insert_overflow_series(artifact.manifest));
+      if (skipped) *skipped = disabled;
+      return obj;
+    }
+    auto failure = parse_load_log(log);
+    if (!failure) return make_error("the kernel rejected the BPF object: {}", obj.error().message);
+    const ProbeManifest* p = probe_of_program(artifact.manifest, failure->program);
+    std::string msg = describe_load_failure(artifact.manifest, *failure);
+    if (!p || !p->optional || disabled.count(p->name)) return make_error("{}", msg);
+    log::warn("{} (optional probe, skipped)", msg.substr(0, msg.find('\n')));
+    disabled.insert(p->name);
+  }
+  return make_error("the kernel rejected the BPF object");
+}
+
+// Each metric map keeps one slot for the overflow series; inserting it now means a full map
+// can always count what it could not label.
+Status BpfObject::insert_overflow_series(const Manifest& m) {
+  int cpus = libbpf_num_possible_cpus();
+  for (const auto& metric : m.metrics) {
+    bpf_map* map = this->map(metric.map);
+    if (!map) return make_error("metric map {} is missing from the object", metric.map);
+    std::vector<uint8_t> key(metric.key_size, 0);
+    key[metric.overflow_offset] = 1;
+    size_t stride = (metric.value_size + 7) / 8 * 8;  // per-CPU values are 8-byte aligned
+    std::vector<uint8_t> zero(stride * static_cast<size_t>(cpus), 0);
+    if (bpf_map_update_elem(bpf_map__fd(map), key.data(), zero.data(), BPF_NOEXIST) != 0)
+      return make_error("cannot prepare metric {}: {}", metric.name, std::strerror(errno));
+  }
+  return {};
 }
 
 bpf_program* BpfObject::program(const std::string& name) const {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,10 @@ struct ProbeCounters {
 class BpfObject {
  public:
   // Opens and loads `artifact`'s object. `btf_path` overrides the kernel BTF used for CO-RE.
-  static Result<std::unique_ptr<BpfObject>> load(const Artifact& artifact, const std::string& btf_path);
+  // Programs of optional probes the kernel refuses are left out; their probe names go to
+  // `skipped`. Errors name the probe, its policy location and the verifier's reason.
+  static Result<std::unique_ptr<BpfObject>> load(const Artifact& artifact, const std::string& btf_path,
+                                                 std::set<std::string>* skipped = nullptr);
   ~BpfObject();
   BpfObject(const BpfObject&) = delete;
   BpfObject& operator=(const BpfObject&) = delete;
@@ -40,6 +44,11 @@ class BpfObject {
 
  private:
   BpfObject(bpf_object* obj, uint32_t probes);
+  Status insert_overflow_series(const Manifest& m);
+  static Result<std::unique_ptr<BpfObject>> open_and_load(const Artifact& artifact,
+                                                          const std::string& btf_path,
+                                                          const std::set<std::string>& disabled,
+                                                          std::string* log);
   bpf_object* obj_;
   uint32_t probes_;
 };

@@ -15,6 +15,11 @@
 #include "event.h"
 #include "proto/common.h"
 
+/* libbpf 1.1 names five argument registers; the x86-64 ABI passes a sixth in r9. */
+#ifndef PT_REGS_PARM6
+#define PT_REGS_PARM6(x) (((struct pt_regs *)(x))->r9)
+#endif
+
 #ifndef PK_NPROBES
 #error "PK_NPROBES must be defined by the generated program"
 #endif
@@ -48,19 +53,57 @@ struct {
   __uint(max_entries, PK_RINGBUF_SIZE);
 } pk_events SEC(".maps");
 
-static __always_inline void pk_count(__u32 probe, __u32 stat) {
+/* Shared subprograms (__noinline) keep every probe's program small: compile time and object
+ * size grow with the code each probe repeats, not with what it calls. */
+static __noinline void pk_count(__u32 probe, __u32 stat) {
   __u32 key = probe * PK_NSTATS + stat;
   __u64 *v = bpf_map_lookup_elem(&pk_stats, &key);
   if (v) *v += 1;
 }
 
+/* Entry state of return probes: the arguments gone by return and the entry time. */
+struct pk_pending {
+  __u64 a[6];
+  __u64 ts;
+};
+
+struct pk_pending_key {
+  __u64 tid; /* pid_tgid */
+  __u64 probe;
+};
+
+#ifndef PK_PENDING_ENTRIES
+#define PK_PENDING_ENTRIES 16384
+#endif
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, PK_PENDING_ENTRIES);
+  __type(key, struct pk_pending_key);
+  __type(value, struct pk_pending);
+} pk_pending_map SEC(".maps");
+
 /* Saves entry state for the matching return probe; a full map is counted, never silent. */
-static __always_inline void pk_save_entry(void *map, __u64 key, void *value, __u32 probe) {
-  if (bpf_map_update_elem(map, &key, value, BPF_ANY) != 0) pk_count(probe, PK_STAT_MAP_FULL);
+static __noinline void pk_save_entry(__u32 probe, struct pk_pending *st) {
+  struct pk_pending_key key = {bpf_get_current_pid_tgid(), probe};
+  if (bpf_map_update_elem(&pk_pending_map, &key, st, BPF_ANY) != 0) pk_count(probe, PK_STAT_MAP_FULL);
+}
+
+/* Takes (and removes) this thread's entry state; a return without one is counted. */
+static __noinline int pk_take_entry(__u32 probe, struct pk_pending *out) {
+  struct pk_pending_key key = {bpf_get_current_pid_tgid(), probe};
+  struct pk_pending *st = bpf_map_lookup_elem(&pk_pending_map, &key);
+  if (!st) {
+    pk_count(probe, PK_STAT_NO_ENTRY);
+    return 0;
+  }
+  __builtin_memcpy(out, st, sizeof(*out));
+  bpf_map_delete_elem(&pk_pending_map, &key);
+  return 1;
 }
 
 /* Starts a record in this CPU's scratch buffer and fills the header. */
-static __always_inline __u8 *pk_begin(__u32 probe) {
+static __noinline __u8 *pk_begin(__u32 probe) {
   __u32 cpu = bpf_get_smp_processor_id();
   struct pk_scratch *s = bpf_map_lookup_elem(&pk_scratch_map, &cpu);
   if (!s) return 0;
@@ -145,6 +188,32 @@ static __always_inline __u32 pk_peek_str(__u8 *head, __u64 src, int kernel) {
   long n = kernel ? bpf_probe_read_kernel_str(head, PK_PEEK_LEN + 1, (void *)src)
                   : bpf_probe_read_user_str(head, PK_PEEK_LEN + 1, (void *)src);
   return n > 0 ? (__u32)(n - 1) : 0;
+}
+
+/* floor(log2(v)) for v > 0, without loops (the verifier and old kernels prefer straight code). */
+static __always_inline __u32 pk_floor_log2(__u64 v) {
+  __u32 r = 0;
+  if (v >> 32) { v >>= 32; r += 32; }
+  if (v >> 16) { v >>= 16; r += 16; }
+  if (v >> 8) { v >>= 8; r += 8; }
+  if (v >> 4) { v >>= 4; r += 4; }
+  if (v >> 2) { v >>= 2; r += 2; }
+  if (v >> 1) r += 1;
+  return r;
+}
+
+/* Histogram buckets by "le" bound: log2 bounds are 0, 1, 2, 4, ..., 2^63, +Inf. */
+static __always_inline __u32 pk_log2_bucket(__s64 x) {
+  if (x <= 0) return 0;
+  if (x == 1) return 1;
+  return pk_floor_log2((__u64)x - 1) + 2;
+}
+
+/* Linear bounds are min, min+step, ..., +Inf; `last` is the +Inf bucket. */
+static __always_inline __u32 pk_linear_bucket(__s64 x, __s64 min, __s64 step, __u32 last) {
+  if (x <= min) return 0;
+  __u64 i = ((__u64)(x - min) + (__u64)step - 1) / (__u64)step;
+  return i > last ? last : (__u32)i;
 }
 
 /* Copies the finished record into the ring buffer; a full ring is counted as a drop. */

@@ -45,6 +45,14 @@ enum {
   BPF_F_USER_STACK = 256,
 };
 
+/* Stack traces: 127 frames, as perf keeps by default. */
+#define PK_STACK_DEPTH 127
+
+/* Context of raw tracepoints: the tracepoint's arguments as u64s. */
+struct bpf_raw_tracepoint_args {
+  __u64 args[0];
+};
+
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 struct pt_regs {
   unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, orig_ax, ip,

@@ -54,7 +54,7 @@ TEST(Codegen, PairsEntryAndReturnForReturnProbes) {
   EXPECT_EQ(probes[2].entry_program, "pk_p2_entry");
   EXPECT_EQ(probes[2].return_program, "pk_p2_return");
   // ssl_read_ex saves its out-pointer (arg3) at entry and reads it at return.
-  EXPECT_NE(g->source.find("st.a3 = PT_REGS_PARM4(ctx);"), std::string::npos);
+  EXPECT_NE(g->source.find("st.a[3] = PT_REGS_PARM4(ctx);"), std::string::npos);
   EXPECT_NE(g->source.find("bpf_probe_read_user(&pk_d3"), std::string::npos);
   // The int return value is narrowed to 32 bits before any comparison.
   EXPECT_NE(g->source.find("(__s32)PT_REGS_RC(ctx)"), std::string::npos);

@@ -2,21 +2,10 @@
 #define PK_NPROBES 1
 #define PK_EVENT_MAX 256
 #define PK_RINGBUF_SIZE 8388608
+#define PK_PENDING_ENTRIES 16384
 #include "base.h"
 
 /* probe open: uretprobe open */
-struct pk_p0_state {
-  __u64 a0;
-  __u64 a1;
-};
-
-struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 16384);
-  __type(key, __u64);
-  __type(value, struct pk_p0_state);
-} pk_p0_pending SEC(".maps");
-
 SEC("uprobe")
 int pk_p0_entry(struct pt_regs *ctx) {
   if (!(((__s32)PT_REGS_PARM2(ctx)) != 1LL)) { /* flags != 1 */
@@ -30,30 +19,8 @@ int pk_p0_entry(struct pt_regs *ctx) {
     pk_count(0, PK_STAT_FILTERED);
     return 0;
   }
-  struct pk_p0_state st = {};
-  st.a0 = PT_REGS_PARM1(ctx);
-  st.a1 = PT_REGS_PARM2(ctx);
-  pk_save_entry(&pk_p0_pending, bpf_get_current_pid_tgid(), &st, 0);
-  return 0;
-}
-
-SEC("uretprobe")
-int pk_p0_return(struct pt_regs *ctx) {
-  __u64 pk_key = bpf_get_current_pid_tgid();
-  struct pk_p0_state *pk_sp = bpf_map_lookup_elem(&pk_p0_pending, &pk_key);
-  if (!pk_sp) {
-    pk_count(0, PK_STAT_NO_ENTRY);
-    return 0;
-  }
-  struct pk_p0_state st = *pk_sp;
-  bpf_map_delete_elem(&pk_p0_pending, &pk_key);
-  pk_count(0, PK_STAT_HITS);
-  if (!(((__s32)(__s32)PT_REGS_RC(ctx)) >= 0LL)) { /* ret >= 0 */
-    pk_count(0, PK_STAT_FILTERED);
-    return 0;
-  }
   __u8 pk_h_path[PK_PEEK_LEN + 1] = {};
-  __u32 pk_h_path_n = pk_peek_str(pk_h_path, ((__u64)st.a0), 0);
+  __u32 pk_h_path_n = pk_peek_str(pk_h_path, ((__u64)PT_REGS_PARM1(ctx)), 0);
   if (!(pk_h_path_n >= 5 && pk_h_path[0] == 47 && pk_h_path[1] == 101 && pk_h_path[2] == 116 && pk_h_path[3] == 99 && pk_h_path[4] == 47)) { /* path prefix "/etc/" */
     pk_count(0, PK_STAT_FILTERED);
     return 0;
@@ -66,10 +33,26 @@ int pk_p0_return(struct pt_regs *ctx) {
     pk_count(0, PK_STAT_FILTERED);
     return 0;
   }
+  struct pk_pending st = {};
+  st.a[0] = PT_REGS_PARM1(ctx);
+  st.a[1] = PT_REGS_PARM2(ctx);
+  pk_save_entry(0, &st);
+  return 0;
+}
+
+SEC("uretprobe")
+int pk_p0_return(struct pt_regs *ctx) {
+  struct pk_pending st;
+  if (!pk_take_entry(0, &st)) return 0;
+  pk_count(0, PK_STAT_HITS);
+  if (!(((__s32)PT_REGS_RC(ctx)) >= 0LL)) { /* ret >= 0 */
+    pk_count(0, PK_STAT_FILTERED);
+    return 0;
+  }
   __u8 *e = pk_begin(0);
   if (!e) return 0;
   __u32 off = 32;
-  off = pk_put_str(e, off, ((__u64)st.a0), PK_FIELD_CFG(64, 0, 0));
+  off = pk_put_str(e, off, ((__u64)st.a[0]), PK_FIELD_CFG(64, 0, 0));
   return pk_submit(e, off, 0);
 }
 

@@ -2,47 +2,31 @@
 #define PK_NPROBES 1
 #define PK_EVENT_MAX 256
 #define PK_RINGBUF_SIZE 8388608
+#define PK_PENDING_ENTRIES 16384
 #include "base.h"
 
 /* probe sendmsg: kretprobe tcp_sendmsg */
-struct pk_p0_state {
-  __u64 a2;
-};
-
-struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 16384);
-  __type(key, __u64);
-  __type(value, struct pk_p0_state);
-} pk_p0_pending SEC(".maps");
-
 SEC("kprobe")
 int pk_p0_entry(struct pt_regs *ctx) {
-  struct pk_p0_state st = {};
-  st.a2 = PT_REGS_PARM3(ctx);
-  pk_save_entry(&pk_p0_pending, bpf_get_current_pid_tgid(), &st, 0);
+  if (!(((__u64)PT_REGS_PARM3(ctx)) > 0ULL)) { /* size > 0 */
+    pk_count(0, PK_STAT_FILTERED);
+    return 0;
+  }
+  struct pk_pending st = {};
+  st.a[2] = PT_REGS_PARM3(ctx);
+  pk_save_entry(0, &st);
   return 0;
 }
 
 SEC("kretprobe")
 int pk_p0_return(struct pt_regs *ctx) {
-  __u64 pk_key = bpf_get_current_pid_tgid();
-  struct pk_p0_state *pk_sp = bpf_map_lookup_elem(&pk_p0_pending, &pk_key);
-  if (!pk_sp) {
-    pk_count(0, PK_STAT_NO_ENTRY);
-    return 0;
-  }
-  struct pk_p0_state st = *pk_sp;
-  bpf_map_delete_elem(&pk_p0_pending, &pk_key);
+  struct pk_pending st;
+  if (!pk_take_entry(0, &st)) return 0;
   pk_count(0, PK_STAT_HITS);
-  if (!(((__u64)st.a2) > 0ULL)) { /* size > 0 */
-    pk_count(0, PK_STAT_FILTERED);
-    return 0;
-  }
   __u8 *e = pk_begin(0);
   if (!e) return 0;
-  *(__u64 *)(e + 32) = ((__u64)st.a2);
-  *(__s32 *)(e + 40) = ((__s32)(__s32)PT_REGS_RC(ctx));
+  *(__u64 *)(e + 32) = ((__u64)st.a[2]);
+  *(__s32 *)(e + 40) = ((__s32)PT_REGS_RC(ctx));
   __u32 off = 48;
   return pk_submit(e, off, 0);
 }

@@ -2,6 +2,7 @@
 #define PK_NPROBES 4
 #define PK_EVENT_MAX 512
 #define PK_RINGBUF_SIZE 8388608
+#define PK_PENDING_ENTRIES 16384
 #include "base.h"
 #include "proto/http1.h"
 
@@ -54,44 +55,26 @@ int pk_p1_entry(struct pt_regs *ctx) {
 }
 
 /* probe ssl_read: uretprobe SSL_read */
-struct pk_p2_state {
-  __u64 a0;
-  __u64 a1;
-};
-
-struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 16384);
-  __type(key, __u64);
-  __type(value, struct pk_p2_state);
-} pk_p2_pending SEC(".maps");
-
 SEC("uprobe")
 int pk_p2_entry(struct pt_regs *ctx) {
-  struct pk_p2_state st = {};
-  st.a0 = PT_REGS_PARM1(ctx);
-  st.a1 = PT_REGS_PARM2(ctx);
-  pk_save_entry(&pk_p2_pending, bpf_get_current_pid_tgid(), &st, 2);
+  struct pk_pending st = {};
+  st.a[0] = PT_REGS_PARM1(ctx);
+  st.a[1] = PT_REGS_PARM2(ctx);
+  pk_save_entry(2, &st);
   return 0;
 }
 
 SEC("uretprobe")
 int pk_p2_return(struct pt_regs *ctx) {
-  __u64 pk_key = bpf_get_current_pid_tgid();
-  struct pk_p2_state *pk_sp = bpf_map_lookup_elem(&pk_p2_pending, &pk_key);
-  if (!pk_sp) {
-    pk_count(2, PK_STAT_NO_ENTRY);
-    return 0;
-  }
-  struct pk_p2_state st = *pk_sp;
-  bpf_map_delete_elem(&pk_p2_pending, &pk_key);
+  struct pk_pending st;
+  if (!pk_take_entry(2, &st)) return 0;
   pk_count(2, PK_STAT_HITS);
-  if (!(((__s32)(__s32)PT_REGS_RC(ctx)) > 0LL)) { /* ret > 0 */
+  if (!(((__s32)PT_REGS_RC(ctx)) > 0LL)) { /* ret > 0 */
     pk_count(2, PK_STAT_FILTERED);
     return 0;
   }
   __u8 pk_h_data[PK_PEEK_LEN] = {};
-  __u32 pk_h_data_n = pk_peek(pk_h_data, ((__u64)st.a1), (((__s32)(__s32)PT_REGS_RC(ctx)) < 0 ? 0 : (__u64)((__s32)(__s32)PT_REGS_RC(ctx))), 0);
+  __u32 pk_h_data_n = pk_peek(pk_h_data, ((__u64)st.a[1]), (((__s32)PT_REGS_RC(ctx)) < 0 ? 0 : (__u64)((__s32)PT_REGS_RC(ctx))), 0);
   int pk_m = pk_match_http1(pk_h_data, pk_h_data_n);
   if (!(pk_m == PK_MATCH_RESPONSE)) { /* match = "http1_response" */
     pk_count(2, PK_STAT_FILTERED);
@@ -99,57 +82,38 @@ int pk_p2_return(struct pt_regs *ctx) {
   }
   __u8 *e = pk_begin(2);
   if (!e) return 0;
-  *(__u64 *)(e + 32) = ((__u64)st.a0);
+  *(__u64 *)(e + 32) = ((__u64)st.a[0]);
   bpf_get_current_comm(e + 40, 16);
   __u32 off = 56;
-  off = pk_put_bytes(e, off, ((__u64)st.a1), (((__s32)(__s32)PT_REGS_RC(ctx)) < 0 ? 0 : (__u64)((__s32)(__s32)PT_REGS_RC(ctx))), PK_FIELD_CFG(256, 2, 0));
+  off = pk_put_bytes(e, off, ((__u64)st.a[1]), (((__s32)PT_REGS_RC(ctx)) < 0 ? 0 : (__u64)((__s32)PT_REGS_RC(ctx))), PK_FIELD_CFG(256, 2, 0));
   return pk_submit(e, off, 2);
 }
 
 /* probe ssl_read_ex: uretprobe SSL_read_ex */
-struct pk_p3_state {
-  __u64 a0;
-  __u64 a1;
-  __u64 a3;
-};
-
-struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 16384);
-  __type(key, __u64);
-  __type(value, struct pk_p3_state);
-} pk_p3_pending SEC(".maps");
-
 SEC("uprobe")
 int pk_p3_entry(struct pt_regs *ctx) {
-  struct pk_p3_state st = {};
-  st.a0 = PT_REGS_PARM1(ctx);
-  st.a1 = PT_REGS_PARM2(ctx);
-  st.a3 = PT_REGS_PARM4(ctx);
-  pk_save_entry(&pk_p3_pending, bpf_get_current_pid_tgid(), &st, 3);
+  struct pk_pending st = {};
+  st.a[0] = PT_REGS_PARM1(ctx);
+  st.a[1] = PT_REGS_PARM2(ctx);
+  st.a[3] = PT_REGS_PARM4(ctx);
+  pk_save_entry(3, &st);
   return 0;
 }
 
 SEC("uretprobe")
 int pk_p3_return(struct pt_regs *ctx) {
-  __u64 pk_key = bpf_get_current_pid_tgid();
-  struct pk_p3_state *pk_sp = bpf_map_lookup_elem(&pk_p3_pending, &pk_key);
-  if (!pk_sp) {
-    pk_count(3, PK_STAT_NO_ENTRY);
-    return 0;
-  }
-  struct pk_p3_state st = *pk_sp;
-  bpf_map_delete_elem(&pk_p3_pending, &pk_key);
+  struct pk_pending st;
+  if (!pk_take_entry(3, &st)) return 0;
   pk_count(3, PK_STAT_HITS);
-  if (!(((__s32)(__s32)PT_REGS_RC(ctx)) == 1LL)) { /* ret == 1 */
+  if (!(((__s32)PT_REGS_RC(ctx)) == 1LL)) { /* ret == 1 */
     pk_count(3, PK_STAT_FILTERED);
     return 0;
   }
   __u64 pk_d3 = 0;
-  if (bpf_probe_read_user(&pk_d3, sizeof(pk_d3), (void *)st.a3) != 0)
+  if (bpf_probe_read_user(&pk_d3, sizeof(pk_d3), (void *)st.a[3]) != 0)
     pk_count(3, PK_STAT_READ_ERRORS);
   __u8 pk_h_data[PK_PEEK_LEN] = {};
-  __u32 pk_h_data_n = pk_peek(pk_h_data, ((__u64)st.a1), ((__u64)((__u64)pk_d3)), 0);
+  __u32 pk_h_data_n = pk_peek(pk_h_data, ((__u64)st.a[1]), ((__u64)((__u64)pk_d3)), 0);
   int pk_m = pk_match_http1(pk_h_data, pk_h_data_n);
   if (!(pk_m == PK_MATCH_RESPONSE)) { /* match = "http1_response" */
     pk_count(3, PK_STAT_FILTERED);
@@ -157,10 +121,10 @@ int pk_p3_return(struct pt_regs *ctx) {
   }
   __u8 *e = pk_begin(3);
   if (!e) return 0;
-  *(__u64 *)(e + 32) = ((__u64)st.a0);
+  *(__u64 *)(e + 32) = ((__u64)st.a[0]);
   bpf_get_current_comm(e + 40, 16);
   __u32 off = 56;
-  off = pk_put_bytes(e, off, ((__u64)st.a1), ((__u64)((__u64)pk_d3)), PK_FIELD_CFG(256, 3, 0));
+  off = pk_put_bytes(e, off, ((__u64)st.a[1]), ((__u64)((__u64)pk_d3)), PK_FIELD_CFG(256, 3, 0));
   return pk_submit(e, off, 3);
 }
 

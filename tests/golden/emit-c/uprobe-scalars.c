@@ -2,6 +2,7 @@
 #define PK_NPROBES 1
 #define PK_EVENT_MAX 256
 #define PK_RINGBUF_SIZE 8388608
+#define PK_PENDING_ENTRIES 16384
 #include "base.h"
 
 /* probe write: uprobe write */

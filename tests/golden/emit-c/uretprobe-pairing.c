@@ -2,57 +2,39 @@
 #define PK_NPROBES 1
 #define PK_EVENT_MAX 1024
 #define PK_RINGBUF_SIZE 8388608
+#define PK_PENDING_ENTRIES 16384
 #include "base.h"
 
 /* probe read_ex: uretprobe SSL_read_ex */
-struct pk_p0_state {
-  __u64 a0;
-  __u64 a1;
-  __u64 a3;
-};
-
-struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 16384);
-  __type(key, __u64);
-  __type(value, struct pk_p0_state);
-} pk_p0_pending SEC(".maps");
-
 SEC("uprobe")
 int pk_p0_entry(struct pt_regs *ctx) {
-  struct pk_p0_state st = {};
-  st.a0 = PT_REGS_PARM1(ctx);
-  st.a1 = PT_REGS_PARM2(ctx);
-  st.a3 = PT_REGS_PARM4(ctx);
-  pk_save_entry(&pk_p0_pending, bpf_get_current_pid_tgid(), &st, 0);
+  struct pk_pending st = {};
+  st.a[0] = PT_REGS_PARM1(ctx);
+  st.a[1] = PT_REGS_PARM2(ctx);
+  st.a[3] = PT_REGS_PARM4(ctx);
+  pk_save_entry(0, &st);
   return 0;
 }
 
 SEC("uretprobe")
 int pk_p0_return(struct pt_regs *ctx) {
-  __u64 pk_key = bpf_get_current_pid_tgid();
-  struct pk_p0_state *pk_sp = bpf_map_lookup_elem(&pk_p0_pending, &pk_key);
-  if (!pk_sp) {
-    pk_count(0, PK_STAT_NO_ENTRY);
-    return 0;
-  }
-  struct pk_p0_state st = *pk_sp;
-  bpf_map_delete_elem(&pk_p0_pending, &pk_key);
+  struct pk_pending st;
+  if (!pk_take_entry(0, &st)) return 0;
   pk_count(0, PK_STAT_HITS);
-  if (!(((__s32)(__s32)PT_REGS_RC(ctx)) == 1LL)) { /* ret == 1 */
+  if (!(((__s32)PT_REGS_RC(ctx)) == 1LL)) { /* ret == 1 */
     pk_count(0, PK_STAT_FILTERED);
     return 0;
   }
   __u64 pk_d3 = 0;
-  if (bpf_probe_read_user(&pk_d3, sizeof(pk_d3), (void *)st.a3) != 0)
+  if (bpf_probe_read_user(&pk_d3, sizeof(pk_d3), (void *)st.a[3]) != 0)
     pk_count(0, PK_STAT_READ_ERRORS);
   __u8 *e = pk_begin(0);
   if (!e) return 0;
-  *(__u64 *)(e + 32) = ((__u64)st.a0);
-  *(__s32 *)(e + 48) = ((__s32)(__s32)PT_REGS_RC(ctx));
+  *(__u64 *)(e + 32) = ((__u64)st.a[0]);
+  *(__s32 *)(e + 48) = ((__s32)PT_REGS_RC(ctx));
   *(__u64 *)(e + 40) = ((__u64)pk_d3);
   __u32 off = 56;
-  off = pk_put_bytes(e, off, ((__u64)st.a1), ((__u64)((__u64)pk_d3)), PK_FIELD_CFG(512, 0, 0));
+  off = pk_put_bytes(e, off, ((__u64)st.a[1]), ((__u64)((__u64)pk_d3)), PK_FIELD_CFG(512, 0, 0));
   return pk_submit(e, off, 0);
 }
 
