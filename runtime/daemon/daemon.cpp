@@ -17,6 +17,9 @@
 #include "runtime/events/ring_reader.h"
 #include "runtime/loader/bpf_object.h"
 #include "runtime/loader/kernel_check.h"
+#include "runtime/metrics/bpf_collector.h"
+#include "runtime/metrics/registry.h"
+#include "runtime/metrics/self_metrics.h"
 #include "runtime/sinks/env_subst.h"
 #include "runtime/sinks/sink.h"
 
@@ -50,6 +53,8 @@ class Daemon {
   std::unique_ptr<Attacher> attacher_;
   std::unique_ptr<RingReader> ring_;
   std::unique_ptr<EventDecoder> decoder_;
+  Registry registry_;
+  std::unique_ptr<PipelineCounters> pipeline_;
   uint64_t events_ = 0;
   uint64_t decode_errors_ = 0;
   uint64_t unknown_sink_ = 0;
@@ -68,11 +73,14 @@ bool Daemon::emit(const std::string& sink, const nlohmann::json& record) {
 
 void Daemon::on_record(const void* data, size_t size) {
   ++events_;
+  pipeline_->records.fetch_add(1, std::memory_order_relaxed);
   auto ev = decoder_->decode(data, size);
   if (!ev) {
+    pipeline_->malformed.fetch_add(1, std::memory_order_relaxed);
     if (decode_errors_++ == 0) log::warn("dropped a malformed event record ({} bytes)", size);
     return;
   }
+  pipeline_->decoded_per_probe[ev->probe().id].fetch_add(1, std::memory_order_relaxed);
   if (lua_) {
     lua_->dispatch(*ev);
     return;
@@ -125,7 +133,7 @@ int Daemon::setup() {
       }
       v = *sub;
     }
-    auto sink = make_sink(resolved);
+    auto sink = make_sink(resolved, SinkContext{&registry_});
     if (!sink) {
       log::error("{}", sink.error().message);
       return kExitUser;
@@ -153,6 +161,17 @@ int Daemon::setup() {
   }
   object_ = std::move(*object);
   decoder_ = std::make_unique<EventDecoder>(artifact_.manifest);
+  pipeline_ = std::make_unique<PipelineCounters>(m.probes.size());
+  registry_.add_collector(bpf_metrics_collector(*object_, artifact_.manifest));
+  SelfMetricsSources self;
+  self.manifest = &artifact_.manifest;
+  self.object = object_.get();
+  self.pipeline = pipeline_.get();
+  if (lua_) self.handlers = [this] { return lua_->counters(); };
+  self.sinks = &sinks_;
+  self.attach_records = [this] { return attacher_ ? attacher_->records() : std::vector<AttachRecord>{}; };
+  self.registry = &registry_;
+  registry_.add_collector(self_metrics_collector(self));
   auto ring = RingReader::open(object_->events_fd(),
                                [this](const void* d, size_t n) { on_record(d, n); });
   if (!ring) {
@@ -240,7 +259,8 @@ int Daemon::loop() {
         signalfd_siginfo si{};
         while (read(sfd, &si, sizeof si) == sizeof si) {
           if (si.ssi_signo == SIGHUP) {
-            log::info("SIGHUP: reload is not supported yet; keeping the current policy");
+            log::info("SIGHUP: reopening sinks");
+            for (auto& [id, s] : sinks_) s->reopen();
             continue;
           }
           log::info("received {}, stopping", strsignal(static_cast<int>(si.ssi_signo)));

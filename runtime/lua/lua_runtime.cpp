@@ -320,9 +320,13 @@ void LuaRuntime::dispatch(const EventView& ev) {
   uint32_t id = ev.probe().id;
   if (!has_handler(id)) return;
   counters_.calls++;
+  timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   lua_rawgeti(L_, LUA_REGISTRYINDEX, handler_refs_[id]);
   push_event(ev);
   protected_call(1, ev.probe().handler);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  counters_.nanoseconds += static_cast<uint64_t>((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
 }
 
 void LuaRuntime::call_hook(const char* name) {

@@ -30,8 +30,9 @@ struct LuaLimits {
 
 struct HandlerCounters {
   uint64_t calls = 0;
-  uint64_t errors = 0;
+  uint64_t errors = 0;  // budget_exceeded included
   uint64_t budget_exceeded = 0;
+  uint64_t nanoseconds = 0;  // time in handlers
 };
 
 class LuaRuntime {

@@ -28,6 +28,10 @@ class Sink {
   virtual const char* type() const = 0;
   virtual void emit(const nlohmann::json& record) = 0;
   virtual void flush() {}
+  // SIGHUP: reopen files (log rotation) or reconnect; default: nothing to do.
+  virtual void reopen() {}
+  // Records waiting in the sink's queue (self-metric).
+  virtual size_t queued() const { return 0; }
   const SinkCounters& counters() const { return counters_; }
 
  protected:
@@ -37,7 +41,15 @@ class Sink {
   std::string id_;
 };
 
+class Registry;
+
+// What sinks may use besides their settings: the metric registry (Prometheus, OTLP export
+// it; every sink's counters are exported through it).
+struct SinkContext {
+  Registry* registry = nullptr;
+};
+
 // Builds a sink from its manifest entry; settings have had ${ENV:-default} substituted.
-Result<std::unique_ptr<Sink>> make_sink(const SinkManifest& config);
+Result<std::unique_ptr<Sink>> make_sink(const SinkManifest& config, const SinkContext& context);
 
 }  // namespace probe

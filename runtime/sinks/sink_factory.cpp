@@ -4,7 +4,7 @@
 
 namespace probe {
 
-Result<std::unique_ptr<Sink>> make_sink(const SinkManifest& config) {
+Result<std::unique_ptr<Sink>> make_sink(const SinkManifest& config, const SinkContext& context) {
   auto setting = [&](const std::string& key) {
     auto it = config.settings.find(key);
     return it == config.settings.end() ? std::string() : it->second;

@@ -1,0 +1,153 @@
+#include "runtime/metrics/self_metrics.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "runtime/attach/attacher.h"
+#include "runtime/loader/bpf_object.h"
+#include "runtime/lua/lua_runtime.h"
+#include "runtime/sinks/sink.h"
+
+namespace probe {
+namespace {
+
+FamilySnapshot family(std::string name, std::string help, MetricKind kind) {
+  FamilySnapshot f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.kind = kind;
+  return f;
+}
+
+void add(FamilySnapshot& f, Labels labels, double v) {
+  SeriesSnapshot s;
+  s.labels = std::move(labels);
+  s.value = v;
+  f.series.push_back(std::move(s));
+}
+
+const char* state_text(AttachState s) {
+  switch (s) {
+    case AttachState::kAttached: return "attached";
+    case AttachState::kFailed: return "failed";
+    case AttachState::kSkipped: return "skipped";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+uint64_t resident_bytes() {
+  std::ifstream in("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  in >> size >> resident;
+  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+Registry::Collector self_metrics_collector(SelfMetricsSources src) {
+  return [src](std::vector<FamilySnapshot>& out) {
+    const Manifest& m = *src.manifest;
+    auto kernel = src.object->read_counters();
+    auto probe_family = [&](const char* name, const char* help, auto field) {
+      FamilySnapshot f = family(name, help, MetricKind::kCounter);
+      for (size_t i = 0; i < kernel.size() && i < m.probes.size(); ++i)
+        add(f, {{"probe", m.probes[i].name}}, static_cast<double>(field(kernel[i])));
+      out.push_back(std::move(f));
+    };
+    probe_family("probekit_probe_hits_total", "Probe program runs (kernel)",
+                 [](const ProbeCounters& c) { return c.hits; });
+    probe_family("probekit_probe_events_total", "Events written to the ring buffer (kernel)",
+                 [](const ProbeCounters& c) { return c.emitted; });
+    probe_family("probekit_probe_filtered_total", "Calls dropped by filters and matchers (kernel)",
+                 [](const ProbeCounters& c) { return c.filtered; });
+    probe_family("probekit_probe_ringbuf_drops_total", "Events lost because the ring buffer was full",
+                 [](const ProbeCounters& c) { return c.ringbuf_drops; });
+    probe_family("probekit_probe_read_errors_total", "Failed reads of probed memory",
+                 [](const ProbeCounters& c) { return c.read_errors; });
+    probe_family("probekit_probe_map_full_total", "Updates refused because a map was full",
+                 [](const ProbeCounters& c) { return c.map_full; });
+    probe_family("probekit_probe_no_entry_total", "Returns without a saved entry",
+                 [](const ProbeCounters& c) { return c.no_entry; });
+    probe_family("probekit_probe_truncated_total", "Captures cut at their max",
+                 [](const ProbeCounters& c) { return c.truncated; });
+
+    FamilySnapshot decoded = family("probekit_events_decoded_total", "Events decoded in user space",
+                                    MetricKind::kCounter);
+    for (size_t i = 0; i < m.probes.size() && i < src.pipeline->decoded_per_probe.size(); ++i)
+      add(decoded, {{"probe", m.probes[i].name}}, static_cast<double>(src.pipeline->decoded_per_probe[i].load()));
+    out.push_back(std::move(decoded));
+    FamilySnapshot malformed = family("probekit_events_malformed_total", "Records that did not decode",
+                                      MetricKind::kCounter);
+    add(malformed, {}, static_cast<double>(src.pipeline->malformed.load()));
+    out.push_back(std::move(malformed));
+
+    if (src.handlers) {
+      HandlerCounters h = src.handlers();
+      FamilySnapshot calls = family("probekit_handler_calls_total", "Lua handler calls", MetricKind::kCounter);
+      add(calls, {}, static_cast<double>(h.calls));
+      out.push_back(std::move(calls));
+      FamilySnapshot errors = family("probekit_handler_errors_total", "Lua handler errors", MetricKind::kCounter);
+      add(errors, {{"kind", "error"}}, static_cast<double>(h.errors - h.budget_exceeded));
+      add(errors, {{"kind", "budget"}}, static_cast<double>(h.budget_exceeded));
+      out.push_back(std::move(errors));
+      FamilySnapshot seconds = family("probekit_handler_seconds_total", "Time spent in Lua handlers",
+                                      MetricKind::kCounter);
+      add(seconds, {}, static_cast<double>(h.nanoseconds) / 1e9);
+      out.push_back(std::move(seconds));
+    }
+
+    FamilySnapshot sent = family("probekit_sink_sent_total", "Records a sink delivered", MetricKind::kCounter);
+    FamilySnapshot dropped = family("probekit_sink_dropped_total", "Records a sink refused or could not queue",
+                                    MetricKind::kCounter);
+    FamilySnapshot failed = family("probekit_sink_failed_total", "Records whose delivery failed", MetricKind::kCounter);
+    FamilySnapshot queued = family("probekit_sink_queue_depth", "Records waiting in a sink's queue", MetricKind::kGauge);
+    for (const auto& [id, s] : *src.sinks) {
+      Labels l = {{"sink", id}, {"type", s->type()}};
+      add(sent, l, static_cast<double>(s->counters().sent.load()));
+      add(dropped, l, static_cast<double>(s->counters().dropped.load()));
+      add(failed, l, static_cast<double>(s->counters().failed.load()));
+      add(queued, l, static_cast<double>(s->queued()));
+    }
+    for (auto* f : {&sent, &dropped, &failed, &queued}) out.push_back(std::move(*f));
+
+    if (src.attach_records) {
+      FamilySnapshot attach = family("probekit_attach_state", "Attach points by probe and state (1 = current)",
+                                     MetricKind::kGauge);
+      for (const auto& r : src.attach_records()) add(attach, {{"probe", r.probe}, {"state", state_text(r.state)}, {"where", r.where}}, 1);
+      out.push_back(std::move(attach));
+    }
+
+    // Kernel BPF statistics are kept only while kernel.bpf_stats_enabled=1.
+    FamilySnapshot run_ns = family("probekit_bpf_run_seconds_total", "Time spent in each BPF program",
+                                   MetricKind::kCounter);
+    FamilySnapshot run_cnt = family("probekit_bpf_runs_total", "Runs of each BPF program", MetricKind::kCounter);
+    for (const auto& p : m.probes)
+      for (const std::string* prog : {&p.entry_program, &p.return_program}) {
+        if (prog->empty()) continue;
+        bpf_program* bp = src.object->program(*prog);
+        if (!bp || bpf_program__fd(bp) < 0) continue;
+        bpf_prog_info info{};
+        uint32_t len = sizeof info;
+        if (bpf_obj_get_info_by_fd(bpf_program__fd(bp), &info, &len) != 0) continue;
+        Labels l = {{"probe", p.name}, {"program", *prog}};
+        add(run_ns, l, static_cast<double>(info.run_time_ns) / 1e9);
+        add(run_cnt, l, static_cast<double>(info.run_cnt));
+      }
+    out.push_back(std::move(run_ns));
+    out.push_back(std::move(run_cnt));
+
+    FamilySnapshot overflow = family("probekit_metric_overflow_total",
+                                     "Handler metric updates beyond max series (counted under \"other\")",
+                                     MetricKind::kCounter);
+    add(overflow, {}, static_cast<double>(src.registry->overflowed()));
+    out.push_back(std::move(overflow));
+    FamilySnapshot rss = family("probekit_resident_memory_bytes", "Resident memory of probed", MetricKind::kGauge);
+    add(rss, {}, static_cast<double>(resident_bytes()));
+    out.push_back(std::move(rss));
+  };
+}
+
+}  // namespace probe
