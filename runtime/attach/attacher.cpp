@@ -1,6 +1,7 @@
 #include "runtime/attach/attacher.h"
 
 #include <bpf/libbpf.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -10,6 +11,7 @@
 #include "common/elf_file.h"
 #include "common/ld_cache.h"
 #include "common/log.h"
+#include "runtime/attach/uprobe_multi.h"
 
 namespace probe {
 
@@ -20,6 +22,11 @@ Status Attacher::attach_program(const ProbeManifest& p, const std::string& prog_
                                 const std::string& where) {
   bpf_program* prog = object_.program(prog_name);
   if (!prog) return make_error("program {} is missing from the object", prog_name);
+  if (uprobe_multi_supported()) {
+    PROBE_ASSIGN_OR_RETURN(int fd, attach_uprobe_multi(bpf_program__fd(prog), file, {offset}, retprobe));
+    link_fds_.push_back(fd);
+    return {};
+  }
   bpf_link* link = bpf_program__attach_uprobe(prog, retprobe, -1, file.c_str(), offset);
   if (!link) return make_error("cannot attach {} at {}: {}", retprobe ? "uretprobe" : "uprobe",
                                where, std::strerror(errno));
@@ -178,18 +185,23 @@ Status Attacher::attach_all(const Manifest& m, const std::set<std::string>& not_
 
 double Attacher::detach_all() {
   auto start = std::chrono::steady_clock::now();
-  if (links_.empty()) return 0;
-  // Each destroy blocks in the kernel (uprobe unregistration waits for an RCU grace period),
+  size_t total = links_.size() + link_fds_.size();
+  if (total == 0) return 0;
+  // Each release blocks in the kernel (uprobe unregistration waits for an RCU grace period),
   // so release links from many threads at once.
-  size_t workers = std::min<size_t>(links_.size(), 64);
+  size_t workers = std::min<size_t>(total, 64);
   std::vector<std::thread> threads;
   for (size_t w = 0; w < workers; ++w) {
-    threads.emplace_back([this, w, workers] {
-      for (size_t i = w; i < links_.size(); i += workers) bpf_link__destroy(links_[i]);
+    threads.emplace_back([this, w, workers, total] {
+      for (size_t i = w; i < total; i += workers) {
+        if (i < links_.size()) bpf_link__destroy(links_[i]);
+        else close(link_fds_[i - links_.size()]);
+      }
     });
   }
   for (auto& t : threads) t.join();
   links_.clear();
+  link_fds_.clear();
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 

@@ -37,7 +37,7 @@ class Attacher {
   // Probes in `not_loaded` (optional probes the kernel refused) are recorded as skipped.
   Status attach_all(const Manifest& manifest, const std::set<std::string>& not_loaded = {});
   const std::vector<AttachRecord>& records() const { return records_; }
-  size_t link_count() const { return links_.size(); }
+  size_t link_count() const { return links_.size() + link_fds_.size(); }
   // Destroys all links concurrently; returns how long it took.
   double detach_all();
 
@@ -51,6 +51,7 @@ class Attacher {
 
   const BpfObject& object_;
   std::vector<bpf_link*> links_;
+  std::vector<int> link_fds_;  // raw links (uprobe_multi)
   std::vector<AttachRecord> records_;
 };
 

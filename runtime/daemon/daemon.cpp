@@ -298,8 +298,20 @@ int Daemon::run() {
   if (lua_) lua_->call_hook("on_stop");
   for (auto& [id, s] : sinks_) s->flush();
   report_stats(true);
-  double ms = attacher_->detach_all();
-  log::info("detached in {:.1f} ms", ms);
+  auto stop = std::chrono::steady_clock::now();
+  // Exporters (e.g. a /metrics scrape) read the object through registry collectors: stop
+  // them before the object goes away.
+  sinks_.clear();
+  lua_.reset();
+  std::vector<uint32_t> ids = object_->program_ids();
+  attacher_->detach_all();
+  attacher_.reset();
+  ring_.reset();
+  object_.reset();
+  // Links release their programs after an RCU grace period; exit only once they are gone, so
+  // `bpftool prog show` lists nothing of ours when probed has exited.
+  if (!wait_programs_freed(ids, 2000)) log::warn("some BPF programs were still loaded 2 s after detaching");
+  log::info("detached in {:.1f} ms", ms_since(stop));
   return 0;
 }
 

@@ -3,11 +3,16 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdarg>
+#include <thread>
 #include <cstring>
 
 #include "common/log.h"
 #include "common/strings.h"
+#include "runtime/attach/uprobe_multi.h"
 #include "runtime/loader/load_errors.h"
 #include "stdlib/bpf/event.h"
 
@@ -66,6 +71,10 @@ Result<std::unique_ptr<BpfObject>> BpfObject::open_and_load(const Artifact& arti
       bpf_program* bp = bpf_object__find_program_by_name(obj, prog->c_str());
       if (!bp) continue;
       if (disabled.count(p.name)) bpf_program__set_autoload(bp, false);
+      // On kernels with uprobe_multi links, uprobes use them (see attach/uprobe_multi.h).
+      bool uprobe = p.kind == plan::ProbeKind::kUprobe || p.kind == plan::ProbeKind::kUretprobe;
+      if (uprobe && uprobe_multi_supported())
+        bpf_program__set_expected_attach_type(bp, static_cast<bpf_attach_type>(kAttachUprobeMulti));
       // fentry/fexit programs name their kernel function before load (BTF id resolution).
       if (p.kind == plan::ProbeKind::kFentry || p.kind == plan::ProbeKind::kFexit)
         bpf_program__set_attach_target(bp, 0, p.symbol.c_str());
@@ -117,6 +126,36 @@ Status BpfObject::insert_overflow_series(const Manifest& m) {
       return make_error("cannot prepare metric {}: {}", metric.name, std::strerror(errno));
   }
   return {};
+}
+
+std::vector<uint32_t> BpfObject::program_ids() const {
+  std::vector<uint32_t> ids;
+  bpf_program* p = nullptr;
+  bpf_object__for_each_program(p, obj_) {
+    int fd = bpf_program__fd(p);
+    if (fd < 0) continue;
+    bpf_prog_info info{};
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) ids.push_back(info.id);
+  }
+  return ids;
+}
+
+bool wait_programs_freed(const std::vector<uint32_t>& ids, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    bool any = false;
+    for (uint32_t id : ids) {
+      int fd = bpf_prog_get_fd_by_id(id);
+      if (fd >= 0) {
+        any = true;
+        close(fd);
+      }
+    }
+    if (!any) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 bpf_program* BpfObject::program(const std::string& name) const {

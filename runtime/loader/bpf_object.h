@@ -20,6 +20,10 @@ namespace probe {
 // Routes libbpf's messages into our log (debug level unless they are warnings).
 void install_libbpf_logger();
 
+// Waits until the kernel has freed these programs (links release them after an RCU grace
+// period); returns false if some are still loaded after `timeout_ms`.
+bool wait_programs_freed(const std::vector<uint32_t>& ids, int timeout_ms);
+
 struct ProbeCounters {
   uint64_t hits = 0, emitted = 0, filtered = 0, ringbuf_drops = 0, read_errors = 0, map_full = 0,
            no_entry = 0, truncated = 0;
@@ -37,6 +41,8 @@ class BpfObject {
   BpfObject& operator=(const BpfObject&) = delete;
 
   bpf_program* program(const std::string& name) const;
+  // Kernel ids of the loaded programs (to confirm they are gone after close).
+  std::vector<uint32_t> program_ids() const;
   bpf_map* map(const std::string& name) const;
   int events_fd() const;
   // Per-probe counters kept in BPF, summed over CPUs.

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "tests/support/env.h"
@@ -127,6 +129,24 @@ TEST_F(ApiDiscovery, ReportsCurlAndPythonCallsAsJsonAndOrchestratorDatagrams) {
   ASSERT_TRUE(rc);
   EXPECT_EQ(*rc, 0) << probed->stderr_text();
   EXPECT_EQ(loaded_probekit_programs(), std::vector<std::string>{});
+  EXPECT_EQ(probekit_links(), 0u);
+}
+
+// SIGKILL gives probed no chance to detach: the kernel releases everything when its file
+// descriptors close (nothing is pinned).
+TEST_F(ApiDiscovery, NothingIsLeftAfterSigkill) {
+  test::UdpListener orchestrator;
+  auto probed = start_probed(orchestrator.port());
+  EXPECT_FALSE(loaded_probekit_programs().empty());
+  probed->signal(SIGKILL);
+  ASSERT_TRUE(probed->wait(10s));
+  // Links release their programs after an RCU grace period.
+  std::vector<std::string> left = loaded_probekit_programs();
+  for (int i = 0; i < 100 && !left.empty(); ++i) {
+    std::this_thread::sleep_for(20ms);
+    left = loaded_probekit_programs();
+  }
+  EXPECT_EQ(left, std::vector<std::string>{});
   EXPECT_EQ(probekit_links(), 0u);
 }
 
