@@ -77,7 +77,9 @@ std::string manifest_to_json(const Manifest& m) {
                             {"kind", plan::target_kind_name(t.kind)},
                             {"spec", t.spec},
                             {"optional", t.optional},
-                            {"process", selector_to_json(t.process)}});
+                            {"process", selector_to_json(t.process)},
+                            {"pid_map", t.pid_map},
+                            {"cgroup_map", t.cgroup_map}});
   j["probes"] = json::array();
   for (const auto& p : m.probes) {
     json fields = json::array();
@@ -122,6 +124,7 @@ std::string manifest_to_json(const Manifest& m) {
                             {"value_size", mm.value_size},
                             {"max_series", mm.max_series}});
   }
+  j["watcher"] = m.watcher;
   j["handlers"] = {{"script", m.handler_script}};
   j["sinks"] = json::array();
   for (const auto& s : m.sinks) j["sinks"].push_back({{"type", s.type}, {"settings", s.settings}});
@@ -149,6 +152,8 @@ Result<Manifest> manifest_from_json(const std::string& text) {
       tm.spec = t.at("spec").get<std::string>();
       tm.optional = t.at("optional").get<bool>();
       tm.process = selector_from_json(t.at("process"));
+      tm.pid_map = t.at("pid_map").get<std::string>();
+      tm.cgroup_map = t.at("cgroup_map").get<std::string>();
       m.targets.push_back(std::move(tm));
     }
     for (const auto& p : j.at("probes")) {
@@ -201,6 +206,7 @@ Result<Manifest> manifest_from_json(const std::string& text) {
       mm.max_series = mj.at("max_series").get<uint32_t>();
       m.metrics.push_back(std::move(mm));
     }
+    m.watcher = j.at("watcher").get<bool>();
     m.handler_script = j.at("handlers").at("script").get<std::string>();
     for (const auto& s : j.at("sinks"))
       m.sinks.push_back({s.at("type").get<std::string>(),

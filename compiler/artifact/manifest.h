@@ -50,6 +50,8 @@ struct TargetManifest {
   std::string spec;
   bool optional = false;
   plan::ProcessSelector process;
+  std::string pid_map;     // map of matching pids probed keeps current ("" if not needed)
+  std::string cgroup_map;  // map of matching cgroup ids ("" if not needed)
 };
 
 // A metric kept in a BPF map: how to read its keys and values back.
@@ -92,6 +94,7 @@ struct Manifest {
   std::vector<MetricManifest> metrics;
   std::string handler_script;
   std::vector<SinkManifest> sinks;
+  bool watcher = false;  // the object has the process watcher programs (pk_watch_*)
 
   const ProbeManifest* probe(uint32_t id) const;
   const TargetManifest* target(const std::string& name) const;

@@ -15,7 +15,7 @@ namespace probe {
 namespace {
 
 TargetManifest target_manifest(const plan::Target& t) {
-  return {t.name, t.kind, t.spec, t.optional, t.process};
+  return {t.name, t.kind, t.spec, t.optional, t.process, "", ""};
 }
 
 bool uses_builtin(const plan::Plan& plan, plan::Builtin b) {
@@ -43,13 +43,6 @@ void check_generable(const plan::Plan& plan, Diagnostics& diags) {
       diags.error(p.range, fmt::format("the parameters of {} are unknown, so its return value cannot be found",
                                        p.symbol),
                   "they are read from the kernel BTF while checking; do not pass --no-host-checks");
-    if (const plan::Target* t = plan.find_target(p.target)) {
-      const auto& s = t->process;
-      if (!s.exe.empty() || !s.cmdline.empty() || !s.cgroup.empty() ||
-          (!s.container.empty() && s.container != "any"))
-        diags.error(t->range, "process selectors exe, cmdline, cgroup and container are not implemented yet",
-                    "select processes with comm or pid for now");
-    }
   }
 }
 
@@ -92,6 +85,24 @@ void emit_metric_maps(const std::vector<MetricLayout>& metrics, CodeWriter& out)
   out.dedent();
   out.line("}} pk_zero SEC(\".maps\");");
   out.blank();
+}
+
+// Per-target maps probed fills for selectors BPF cannot evaluate alone (exe, cmdline,
+// container: the pids that match; cgroup: the cgroup ids).
+void emit_selector_maps(const plan::Plan& plan, CodeWriter& out) {
+  for (size_t i = 0; i < plan.targets.size(); ++i) {
+    const auto& s = plan.targets[i].process;
+    if (plan::needs_pid_map(s)) {
+      out.line("struct {{ __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 65536); __type(key, __u32); "
+               "__type(value, __u8); }} pk_t{}_pids SEC(\".maps\");",
+               i);
+    }
+    if (plan::needs_cgroup_map(s)) {
+      out.line("struct {{ __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4096); __type(key, __u64); "
+               "__type(value, __u8); }} pk_t{}_cgroups SEC(\".maps\");",
+               i);
+    }
+  }
 }
 
 MetricManifest metric_manifest(const MetricLayout& l) {
@@ -177,6 +188,13 @@ std::optional<GeneratedProgram> generate(const plan::Plan& plan, Diagnostics& di
     out.blank();
   }
   emit_metric_maps(metrics, out);
+  emit_selector_maps(plan, out);
+  if (plan.watcher.enabled) {
+    out.line("#define PK_MMAP_PROT_OFF {}", plan.watcher.mmap_prot_offset);
+    out.line("#define PK_MMAP_FD_OFF {}", plan.watcher.mmap_fd_offset);
+    out.line("#include \"watch.h\"");
+    out.blank();
+  }
 
   GeneratedProgram result;
   Manifest& m = result.manifest;
@@ -187,7 +205,13 @@ std::optional<GeneratedProgram> generate(const plan::Plan& plan, Diagnostics& di
   m.event_max = event_max;
   m.ring_buffer_bytes = plan.runtime.ring_buffer_bytes;
   m.probe_count = static_cast<uint32_t>(plan.probes.size());
-  for (const auto& t : plan.targets) m.targets.push_back(target_manifest(t));
+  for (size_t i = 0; i < plan.targets.size(); ++i) {
+    TargetManifest tm = target_manifest(plan.targets[i]);
+    if (plan::needs_pid_map(tm.process)) tm.pid_map = fmt::format("pk_t{}_pids", i);
+    if (plan::needs_cgroup_map(tm.process)) tm.cgroup_map = fmt::format("pk_t{}_cgroups", i);
+    m.targets.push_back(std::move(tm));
+  }
+  m.watcher = plan.watcher.enabled;
   m.handler_script = plan.handlers.script;
   for (const auto& s : plan.sinks) m.sinks.push_back({s.type, s.settings});
 
@@ -196,7 +220,9 @@ std::optional<GeneratedProgram> generate(const plan::Plan& plan, Diagnostics& di
     std::vector<const MetricLayout*> mine;
     for (const auto& m : metrics)
       if (m.metric->probe == p.name) mine.push_back(&m);
-    ProbeEmitter emitter(p, plan.find_target(p.target), layouts[i], mine, plan.runtime, out);
+    const plan::Target* target = plan.find_target(p.target);
+    int target_index = target ? static_cast<int>(target - plan.targets.data()) : -1;
+    ProbeEmitter emitter(p, target, target_index, layouts[i], mine, plan.runtime, out);
     uint32_t first = out.lines() + 1;
     emitter.emit();
     result.spans.push_back({first, out.lines(), p.name, p.range});

@@ -55,6 +55,15 @@ void ProbeEmitter::emit_process_filter() {
       terms.push_back(fmt::format("({} && pk_sel_comm[{}] == 0)", bytes_equal("pk_sel_comm", c, ""), c.size()));
     out_.line("if (!({})) return 0;", fmt::join(terms, " || "));
   }
+  // Selectors only probed can evaluate: it keeps the matching pids and cgroups in maps.
+  if (plan::needs_pid_map(sel)) {
+    out_.line("__u32 pk_tgid = bpf_get_current_pid_tgid() >> 32;");
+    out_.line("if (!bpf_map_lookup_elem(&pk_t{}_pids, &pk_tgid)) return 0;", target_index_);
+  }
+  if (plan::needs_cgroup_map(sel)) {
+    out_.line("__u64 pk_cg = bpf_get_current_cgroup_id();");
+    out_.line("if (!bpf_map_lookup_elem(&pk_t{}_cgroups, &pk_cg)) return 0;", target_index_);
+  }
 }
 
 bool ProbeEmitter::filter_runs_at(const plan::Filter& f, Stage stage) const {

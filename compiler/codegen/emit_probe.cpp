@@ -9,10 +9,10 @@ namespace probe {
 using plan::ProbeKind;
 using plan::ValueRef;
 
-ProbeEmitter::ProbeEmitter(const plan::Probe& probe, const plan::Target* target,
+ProbeEmitter::ProbeEmitter(const plan::Probe& probe, const plan::Target* target, int target_index,
                            const ProbeLayout& layout, std::vector<const MetricLayout*> metrics,
                            const plan::RuntimeOptions& runtime, CodeWriter& out)
-    : probe_(probe), target_(target), layout_(layout), metrics_(std::move(metrics)), runtime_(runtime), out_(out),
+    : probe_(probe), target_(target), target_index_(target_index), layout_(layout), metrics_(std::move(metrics)), runtime_(runtime), out_(out),
       prefix_(fmt::format("pk_p{}", probe.id)) {
   for (const auto& c : probe_.captures) {
     note_value(c.value);

@@ -19,7 +19,7 @@ enum class Stage { kEntry, kReturn };
 
 class ProbeEmitter {
  public:
-  ProbeEmitter(const plan::Probe& probe, const plan::Target* target, const ProbeLayout& layout,
+  ProbeEmitter(const plan::Probe& probe, const plan::Target* target, int target_index, const ProbeLayout& layout,
                std::vector<const MetricLayout*> metrics, const plan::RuntimeOptions& runtime,
                CodeWriter& out);
 
@@ -72,6 +72,7 @@ class ProbeEmitter {
 
   const plan::Probe& probe_;
   const plan::Target* target_;
+  int target_index_;
   const ProbeLayout& layout_;
   std::vector<const MetricLayout*> metrics_;
   const plan::RuntimeOptions& runtime_;

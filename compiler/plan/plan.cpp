@@ -174,6 +174,12 @@ uint32_t Metric::Buckets::count() const {
   return 0;
 }
 
+bool needs_pid_map(const ProcessSelector& s) {
+  return !s.exe.empty() || !s.cmdline.empty() || (!s.container.empty() && s.container != "any");
+}
+
+bool needs_cgroup_map(const ProcessSelector& s) { return !s.cgroup.empty(); }
+
 const Probe* Plan::find_probe(const std::string& name) const {
   for (const auto& p : probes)
     if (p.name == name) return &p;

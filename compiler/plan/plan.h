@@ -194,6 +194,20 @@ struct Sink {
   SourceRange range;
 };
 
+// The process watcher (stdlib/bpf/watch.h) reports execs, executable mmaps and exits, so
+// probed attaches to files in processes that start later and keeps process selectors
+// current. Its tracepoint offsets come from tracefs while checking.
+struct Watcher {
+  bool enabled = false;
+  uint32_t mmap_prot_offset = 0;
+  uint32_t mmap_fd_offset = 0;
+};
+
+// Whether a process selector needs probed's help (a per-target map of pids or cgroups):
+// comm and pid are checked in BPF alone.
+bool needs_pid_map(const ProcessSelector& s);
+bool needs_cgroup_map(const ProcessSelector& s);
+
 struct RuntimeOptions {
   uint64_t ring_buffer_bytes = 8ull << 20;
   uint32_t pairing_entries = 16384;
@@ -210,6 +224,7 @@ struct Plan {
   Handlers handlers;
   std::vector<Sink> sinks;
   RuntimeOptions runtime;
+  Watcher watcher;
 
   const Target* find_target(const std::string& name) const;
   const Probe* find_probe(const std::string& name) const;

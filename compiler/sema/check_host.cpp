@@ -23,17 +23,28 @@ void report(SemaContext& ctx, bool optional, const SourceRange& r, std::string m
 
 void resolve_targets(SemaContext& ctx) {
   for (auto& t : ctx.plan.targets) {
+    // Not being on this machine is not an error: probed attaches when a process maps the
+    // file (a container's own copy, a later install). Symbols are then checked at attach.
     if (t.kind == plan::Target::Kind::kLibrary) {
       t.resolved = resolve_library(t.spec, ctx.options.ld_cache);
       if (t.resolved.empty())
-        report(ctx, t.optional, t.range, fmt::format("library '{}' not found on this machine", t.spec),
-               fmt::format("looked in {} and {}", ctx.options.ld_cache,
-                           join(standard_library_dirs(), ", ")));
+        ctx.diags.warning(t.range,
+                          fmt::format("library '{}' is not on this machine; its probes attach when a "
+                                      "process maps it",
+                                      t.spec),
+                          fmt::format("looked in {} and {}", ctx.options.ld_cache,
+                                      join(standard_library_dirs(), ", ")));
     } else if (t.kind == plan::Target::Kind::kBinary) {
-      if (access(t.spec.c_str(), R_OK) == 0) t.resolved.push_back(t.spec);
+      if (t.spec.empty() || t.spec[0] != '/')
+        ctx.diags.error(t.range, fmt::format("binary '{}' must be an absolute path", t.spec),
+                        "write the executable's path as processes see it, e.g. /usr/bin/node");
+      else if (access(t.spec.c_str(), R_OK) == 0)
+        t.resolved.push_back(t.spec);
       else
-        report(ctx, t.optional, t.range, fmt::format("binary '{}' not found", t.spec),
-               "use an absolute path to the executable");
+        ctx.diags.warning(t.range,
+                          fmt::format("binary '{}' is not on this machine; its probes attach when a "
+                                      "process runs it",
+                                      t.spec));
     }
   }
 }

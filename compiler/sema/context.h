@@ -33,5 +33,6 @@ void read_metrics(SemaContext& ctx);
 void read_outputs(SemaContext& ctx);
 void check_references(SemaContext& ctx);
 void check_host(SemaContext& ctx);
+void plan_watcher(SemaContext& ctx);
 
 }  // namespace probe

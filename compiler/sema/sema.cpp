@@ -15,7 +15,7 @@ using Pass = void (*)(SemaContext&);
 // read cleanly, so users are not shown errors that follow from an earlier one.
 constexpr Pass kReadPasses[] = {resolve_includes, read_policy_section, read_targets, read_probes,
                                 read_metrics, read_outputs};
-constexpr Pass kCheckPasses[] = {check_references, check_host};
+constexpr Pass kCheckPasses[] = {check_references, check_host, plan_watcher};
 
 std::string absolute(const std::string& path) {
   char buf[PATH_MAX];

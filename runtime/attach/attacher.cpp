@@ -1,6 +1,7 @@
 #include "runtime/attach/attacher.h"
 
 #include <bpf/libbpf.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,67 +16,23 @@
 
 namespace probe {
 
-Attacher::~Attacher() { detach_all(); }
-
-Status Attacher::attach_program(const ProbeManifest& p, const std::string& prog_name,
-                                bool retprobe, const std::string& file, uint64_t offset,
-                                const std::string& where) {
-  bpf_program* prog = object_.program(prog_name);
-  if (!prog) return make_error("program {} is missing from the object", prog_name);
-  if (uprobe_multi_supported()) {
-    PROBE_ASSIGN_OR_RETURN(int fd, attach_uprobe_multi(bpf_program__fd(prog), file, {offset}, retprobe));
-    link_fds_.push_back(fd);
-    return {};
+const char* attach_state_name(AttachState s) {
+  switch (s) {
+    case AttachState::kAttached: return "attached";
+    case AttachState::kPending: return "pending";
+    case AttachState::kFailed: return "failed";
+    case AttachState::kSkipped: return "skipped";
   }
-  bpf_link* link = bpf_program__attach_uprobe(prog, retprobe, -1, file.c_str(), offset);
-  if (!link) return make_error("cannot attach {} at {}: {}", retprobe ? "uretprobe" : "uprobe",
-                               where, std::strerror(errno));
-  links_.push_back(link);
-  return {};
+  return "unknown";
 }
 
-Status Attacher::attach_user_probe(const Manifest& m, const ProbeManifest& p) {
-  const TargetManifest* t = m.target(p.target);
-  if (!t) return make_error("target '{}' is not in the manifest", p.target);
-  std::vector<std::string> files;
-  if (t->kind == plan::Target::Kind::kLibrary) files = resolve_library(t->spec);
-  else if (t->kind == plan::Target::Kind::kBinary) files = {t->spec};
-  if (files.empty())
-    return make_error("library '{}' not found (looked in /etc/ld.so.cache and the standard "
-                      "library directories)",
-                      t->spec);
-  size_t attached = 0;
-  std::string last_error;
-  for (const auto& file : files) {
-    auto elf = ElfFile::open(file);
-    if (!elf) {
-      last_error = elf.error().message;
-      continue;
-    }
-    auto sym = elf->find_function(p.symbol);
-    if (!sym) {
-      auto near = elf->nearest_functions(p.symbol, 1);
-      last_error = fmt::format("function '{}' not found in {}{}", p.symbol, file,
-                               near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near[0]));
-      continue;
-    }
-    auto off = elf->file_offset(sym->address + p.offset);
-    if (!off) {
-      last_error = off.error().message;
-      continue;
-    }
-    std::string where = fmt::format("{}:{}+0x{:x}", file, p.symbol, p.offset);
-    if (!p.entry_program.empty())
-      PROBE_TRY(attach_program(p, p.entry_program, false, file, *off, where));
-    if (!p.return_program.empty())
-      PROBE_TRY(attach_program(p, p.return_program, true, file, *off, where));
-    records_.push_back({p.id, p.name, where, AttachState::kAttached, ""});
-    log::info("attached {} ({}) at {} [file offset 0x{:x}, build-id {}]", p.name,
-              plan::probe_kind_name(p.kind), where, *off, elf->build_id().substr(0, 16));
-    ++attached;
-  }
-  if (attached == 0) return make_error("{}", last_error);
-  return {};
+Attacher::Attacher(const BpfObject& object, const Manifest& manifest, std::set<std::string> not_loaded)
+    : object_(object), manifest_(manifest), not_loaded_(std::move(not_loaded)) {}
+
+Attacher::~Attacher() { detach_all(); }
+
+void Attacher::record(const ProbeManifest& p, std::string where, AttachState state, std::string reason) {
+  records_.push_back({p.id, p.name, std::move(where), state, std::move(reason)});
 }
 
 Status Attacher::keep(bpf_link* link, const std::string& what) {
@@ -84,33 +41,76 @@ Status Attacher::keep(bpf_link* link, const std::string& what) {
   return {};
 }
 
-Status Attacher::attach_usdt(const Manifest& m, const ProbeManifest& p) {
-  const TargetManifest* t = m.target(p.target);
-  if (!t) return make_error("target '{}' is not in the manifest", p.target);
-  std::vector<std::string> files =
-      t->kind == plan::Target::Kind::kLibrary ? resolve_library(t->spec) : std::vector<std::string>{t->spec};
-  auto colon = p.symbol.find(':');
-  std::string provider = p.symbol.substr(0, colon), name = p.symbol.substr(colon + 1);
-  bpf_program* prog = object_.program(p.entry_program);
-  if (!prog) return make_error("program {} is missing from the object", p.entry_program);
-  size_t attached = 0;
-  std::string last_error = fmt::format("no file found for target '{}'", p.target);
-  for (const auto& file : files) {
+Status Attacher::attach_uprobe_program(const std::string& prog_name, bool retprobe, const std::string& path,
+                                       uint64_t offset) {
+  bpf_program* prog = object_.program(prog_name);
+  if (!prog) return make_error("program {} is missing from the object", prog_name);
+  if (uprobe_multi_supported()) {
+    PROBE_ASSIGN_OR_RETURN(int fd, attach_uprobe_multi(bpf_program__fd(prog), path, {offset}, retprobe));
+    link_fds_.push_back(fd);
+    return {};
+  }
+  return keep(bpf_program__attach_uprobe(prog, retprobe, -1, path.c_str(), offset),
+              fmt::format("{} at {}+0x{:x}", retprobe ? "uretprobe" : "uprobe", path, offset));
+}
+
+Status Attacher::attach_probe_to_file(const ProbeManifest& p, const std::string& path, const std::string& shown) {
+  if (p.kind == plan::ProbeKind::kUsdt) {
+    auto colon = p.symbol.find(':');
+    bpf_program* prog = object_.program(p.entry_program);
+    if (!prog) return make_error("program {} is missing from the object", p.entry_program);
     // libbpf finds every site of the probe in the file and arms its semaphore through the
     // kernel's reference counter, for processes that exist now and later.
-    bpf_link* link = bpf_program__attach_usdt(prog, -1, file.c_str(), provider.c_str(), name.c_str(), nullptr);
-    std::string where = fmt::format("{}:{}", file, p.symbol);
-    if (!link) {
-      last_error = fmt::format("cannot attach usdt {}: {}", where, std::strerror(errno));
+    PROBE_TRY(keep(bpf_program__attach_usdt(prog, -1, path.c_str(), p.symbol.substr(0, colon).c_str(),
+                                            p.symbol.substr(colon + 1).c_str(), nullptr),
+                   fmt::format("usdt {} in {}", p.symbol, shown)));
+    record(p, fmt::format("{}:{}", shown, p.symbol), AttachState::kAttached, "");
+    log::info("attached {} (usdt) at {}:{}", p.name, shown, p.symbol);
+    return {};
+  }
+  PROBE_ASSIGN_OR_RETURN(ElfFile elf, ElfFile::open(path));
+  auto sym = elf.find_function(p.symbol);
+  if (!sym) {
+    auto near = elf.nearest_functions(p.symbol, 1);
+    return make_error("function '{}' not found in {}{}", p.symbol, shown,
+                      near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near[0]));
+  }
+  PROBE_ASSIGN_OR_RETURN(uint64_t off, elf.file_offset(sym->address + p.offset));
+  std::string where = fmt::format("{}:{}+0x{:x}", shown, p.symbol, p.offset);
+  if (!p.entry_program.empty()) PROBE_TRY(attach_uprobe_program(p.entry_program, false, path, off));
+  if (!p.return_program.empty()) PROBE_TRY(attach_uprobe_program(p.return_program, true, path, off));
+  record(p, where, AttachState::kAttached, "");
+  log::info("attached {} ({}) at {} [file offset 0x{:x}, build-id {}]", p.name, plan::probe_kind_name(p.kind),
+            where, off, elf.build_id().substr(0, 16));
+  return {};
+}
+
+Status Attacher::attach_tracepoint(const std::string& program, const std::string& category,
+                                   const std::string& name) {
+  bpf_program* prog = object_.program(program);
+  if (!prog) return make_error("program {} is missing from the object", program);
+  return keep(bpf_program__attach_tracepoint(prog, category.c_str(), name.c_str()),
+              fmt::format("tracepoint {}:{}", category, name));
+}
+
+bool Attacher::has_file(const std::string& target, uint64_t dev, uint64_t inode) const {
+  return files_.count({target, dev, inode}) > 0;
+}
+
+bool Attacher::attach_file(const TargetManifest& target, const std::string& path, uint64_t dev, uint64_t inode,
+                           const std::string& shown) {
+  if (!files_.insert({target.name, dev, inode}).second) return false;
+  bool any = false;
+  for (const auto& p : manifest_.probes) {
+    if (p.target != target.name || not_loaded_.count(p.name)) continue;
+    if (auto st = attach_probe_to_file(p, path, shown); !st) {
+      log::warn("probe '{}' ({}): {}", p.name, p.location, st.error().message);
+      record(p, shown, AttachState::kFailed, st.error().message);
       continue;
     }
-    links_.push_back(link);
-    records_.push_back({p.id, p.name, where, AttachState::kAttached, ""});
-    log::info("attached {} (usdt) at {}", p.name, where);
-    ++attached;
+    any = true;
   }
-  if (attached == 0) return make_error("{}", last_error);
-  return {};
+  return any;
 }
 
 Status Attacher::attach_kernel_probe(const ProbeManifest& p) {
@@ -155,30 +155,58 @@ Status Attacher::attach_kernel_probe(const ProbeManifest& p) {
     }
     default: return make_error("{} is not a kernel probe", plan::probe_kind_name(p.kind));
   }
-  records_.push_back({p.id, p.name, where, AttachState::kAttached, ""});
+  record(p, where, AttachState::kAttached, "");
   log::info("attached {} ({})", p.name, where);
   return {};
 }
 
-Status Attacher::attach_all(const Manifest& m, const std::set<std::string>& not_loaded) {
-  for (const auto& p : m.probes) {
-    if (not_loaded.count(p.name)) {
-      records_.push_back({p.id, p.name, p.symbol, AttachState::kSkipped, "the kernel refused its program"});
+Status Attacher::attach_all() {
+  // Kernel probes.
+  for (const auto& p : manifest_.probes) {
+    if (plan::is_user_space(p.kind)) continue;
+    if (not_loaded_.count(p.name)) {
+      record(p, p.symbol, AttachState::kSkipped, "the kernel refused its program");
       continue;
     }
-    Status st = p.kind == plan::ProbeKind::kUsdt ? attach_usdt(m, p)
-                : plan::is_user_space(p.kind)   ? attach_user_probe(m, p)
-                                                : attach_kernel_probe(p);
-    if (st) continue;
-    std::string msg = fmt::format("probe '{}' ({}): {}", p.name, p.location, st.error().message);
-    const TargetManifest* t = m.target(p.target);
-    if (p.optional || (t && t->optional)) {
+    if (auto st = attach_kernel_probe(p); !st) {
+      std::string msg = fmt::format("probe '{}' ({}): {}", p.name, p.location, st.error().message);
+      if (!p.optional) return make_error("{}", msg);
       log::warn("{} (optional, skipped)", msg);
-      records_.push_back({p.id, p.name, p.symbol, AttachState::kSkipped, st.error().message});
+      record(p, p.symbol, AttachState::kSkipped, st.error().message);
+    }
+  }
+  // User-space probes, target by target, on the files the host resolves.
+  for (const auto& t : manifest_.targets) {
+    if (t.kind == plan::Target::Kind::kProcess) continue;
+    std::vector<std::string> files = t.kind == plan::Target::Kind::kLibrary ? resolve_library(t.spec)
+                                                                              : std::vector<std::string>{t.spec};
+    files.erase(std::remove_if(files.begin(), files.end(),
+                               [](const std::string& f) { return access(f.c_str(), R_OK) != 0; }),
+                files.end());
+    if (files.empty()) {
+      for (const auto& p : manifest_.probes)
+        if (p.target == t.name) record(p, t.spec, AttachState::kPending, "no such file on the host yet");
+      log::warn("target '{}': '{}' is not on the host; probes attach when a process maps it", t.name, t.spec);
       continue;
     }
-    records_.push_back({p.id, p.name, p.symbol, AttachState::kFailed, st.error().message});
-    return make_error("{}", msg);
+    for (const auto& p : manifest_.probes) {
+      if (p.target != t.name || not_loaded_.count(p.name)) continue;
+      size_t attached = 0;
+      std::string last_error;
+      for (const auto& f : files) {
+        if (auto st = attach_probe_to_file(p, f, f); st) ++attached;
+        else last_error = st.error().message;
+      }
+      if (attached > 0) continue;
+      std::string msg = fmt::format("probe '{}' ({}): {}", p.name, p.location, last_error);
+      if (!p.optional && !t.optional) return make_error("{}", msg);
+      log::warn("{} (optional, skipped)", msg);
+      record(p, t.spec, AttachState::kSkipped, last_error);
+    }
+    for (const auto& f : files) {
+      struct stat st;
+      if (stat(f.c_str(), &st) == 0) files_.insert({t.name, st.st_dev, st.st_ino});
+    }
   }
   return {};
 }

@@ -1,10 +1,14 @@
-// Attaches each probe's programs where the manifest says: uprobes on the files a target
-// resolves to (once per file; the kernel then fires them in every process mapping it).
-// Detaching is done in parallel: each uprobe link takes ~100 ms to release in the kernel.
+// Attaches each probe's programs where the manifest says. Uprobes and USDT attach once per
+// file (inode): the kernel then fires them in every process that maps it, now or later.
+// Files are found on the host at start (the loader's search path) and, through discovery,
+// in processes that start later or run in containers (attach_file). Detaching is done in
+// parallel.
 #pragma once
 
+#include <cstdint>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/result.h"
@@ -15,43 +19,56 @@ struct bpf_link;
 
 namespace probe {
 
-enum class AttachState { kAttached, kFailed, kSkipped };
+enum class AttachState { kAttached, kPending, kFailed, kSkipped };
+const char* attach_state_name(AttachState s);
 
 struct AttachRecord {
   uint32_t probe_id = 0;
   std::string probe;
-  std::string where;  // "/usr/lib/.../libssl.so.3:SSL_write+0x0 (uprobe)"
+  std::string where;  // "/usr/lib/.../libssl.so.3:SSL_write+0x0"
   AttachState state = AttachState::kFailed;
   std::string reason;
 };
 
 class Attacher {
  public:
-  explicit Attacher(const BpfObject& object) : object_(object) {}
+  // `not_loaded`: optional probes the kernel refused (recorded as skipped).
+  Attacher(const BpfObject& object, const Manifest& manifest, std::set<std::string> not_loaded = {});
   ~Attacher();
   Attacher(const Attacher&) = delete;
   Attacher& operator=(const Attacher&) = delete;
 
-  // Attaches every probe. Fails on the first non-optional probe that cannot attach; optional
-  // ones are recorded as skipped with the reason.
-  // Probes in `not_loaded` (optional probes the kernel refused) are recorded as skipped.
-  Status attach_all(const Manifest& manifest, const std::set<std::string>& not_loaded = {});
+  // Kernel probes, and user-space probes on the files the host resolves for their targets.
+  // Fails on a non-optional probe that cannot attach; a library not on the host is pending
+  // until a process maps one.
+  Status attach_all();
+  // Attaches every probe of `target` to a file a process maps (once per inode). `path` is
+  // openable by probed (/proc/PID/root/...); `shown` is how the process names it. Returns
+  // whether anything new was attached; failures are recorded, not fatal.
+  bool attach_file(const TargetManifest& target, const std::string& path, uint64_t dev, uint64_t inode,
+                   const std::string& shown);
+  bool has_file(const std::string& target, uint64_t dev, uint64_t inode) const;
+  // Attaches a program of the object (not a policy probe, e.g. the watcher) to a tracepoint.
+  Status attach_tracepoint(const std::string& program, const std::string& category, const std::string& name);
+
   const std::vector<AttachRecord>& records() const { return records_; }
   size_t link_count() const { return links_.size() + link_fds_.size(); }
-  // Destroys all links concurrently; returns how long it took.
+  // Destroys all links concurrently; returns how long it took (ms).
   double detach_all();
 
  private:
-  Status attach_user_probe(const Manifest& m, const ProbeManifest& p);
+  Status attach_probe_to_file(const ProbeManifest& p, const std::string& path, const std::string& shown);
+  Status attach_uprobe_program(const std::string& prog, bool retprobe, const std::string& path, uint64_t offset);
   Status attach_kernel_probe(const ProbeManifest& p);
-  Status attach_usdt(const Manifest& m, const ProbeManifest& p);
   Status keep(bpf_link* link, const std::string& what);
-  Status attach_program(const ProbeManifest& p, const std::string& prog, bool retprobe,
-                        const std::string& file, uint64_t offset, const std::string& where);
+  void record(const ProbeManifest& p, std::string where, AttachState state, std::string reason);
 
   const BpfObject& object_;
+  const Manifest& manifest_;
+  std::set<std::string> not_loaded_;
   std::vector<bpf_link*> links_;
   std::vector<int> link_fds_;  // raw links (uprobe_multi)
+  std::set<std::tuple<std::string, uint64_t, uint64_t>> files_;  // (target, dev, inode)
   std::vector<AttachRecord> records_;
 };
 

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "runtime/attach/attacher.h"
+#include "runtime/attach/discovery.h"
 #include "runtime/events/event_json.h"
 #include "runtime/events/event_view.h"
 #include "runtime/events/ring_reader.h"
@@ -51,6 +52,7 @@ class Daemon {
   std::unique_ptr<LuaRuntime> lua_;
   std::unique_ptr<BpfObject> object_;
   std::unique_ptr<Attacher> attacher_;
+  std::unique_ptr<Discovery> discovery_;
   std::unique_ptr<RingReader> ring_;
   std::unique_ptr<EventDecoder> decoder_;
   Registry registry_;
@@ -179,11 +181,16 @@ int Daemon::setup() {
     return kExitEnv;
   }
   ring_ = std::move(*ring);
-  attacher_ = std::make_unique<Attacher>(*object_);
-  if (auto st = attacher_->attach_all(m, not_loaded); !st) {
+  attacher_ = std::make_unique<Attacher>(*object_, artifact_.manifest, not_loaded);
+  if (auto st = attacher_->attach_all(); !st) {
     log::error("{}", st.error().message);
     return kExitUser;
   }
+  // Processes already running: their own copies of libraries (containers), and the pids
+  // process selectors match.
+  discovery_ = std::make_unique<Discovery>(artifact_.manifest, *object_, *attacher_);
+  if (auto st = discovery_->open_watcher(); !st) log::warn("process watcher: {}", st.error().message);
+  discovery_->scan_all();
   if (lua_) lua_->call_hook("on_start");
   log::info("ready: {} links attached in {:.1f} ms", attacher_->link_count(), ms_since(start));
   return 0;
@@ -231,6 +238,20 @@ int Daemon::loop() {
   ev.events = EPOLLIN;
   ev.data.fd = ring_->epoll_fd();
   epoll_ctl(ep, EPOLL_CTL_ADD, ring_->epoll_fd(), &ev);
+  int wfd = discovery_->watcher_fd();
+  if (wfd >= 0) {
+    ev.data.fd = wfd;
+    epoll_ctl(ep, EPOLL_CTL_ADD, wfd, &ev);
+  }
+  // The periodic rescan of /proc catches what watcher events missed (a full ring, a file
+  // mapped before probed attached).
+  int rescan = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+  itimerspec rs{};
+  rs.it_interval.tv_sec = opts_.rescan_interval_s;
+  rs.it_value.tv_sec = opts_.rescan_interval_s;
+  timerfd_settime(rescan, 0, &rs, nullptr);
+  ev.data.fd = rescan;
+  epoll_ctl(ep, EPOLL_CTL_ADD, rescan, &ev);
   ev.data.fd = sfd;
   epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
   ev.data.fd = tfd;
@@ -255,6 +276,12 @@ int Daemon::loop() {
       int fd = events[i].data.fd;
       if (fd == ring_->epoll_fd()) {
         ring_->consume();
+      } else if (fd == wfd) {
+        discovery_->consume();
+      } else if (fd == rescan) {
+        uint64_t ticks = 0;
+        (void)!read(rescan, &ticks, sizeof ticks);
+        discovery_->scan_all();
       } else if (fd == sfd) {
         signalfd_siginfo si{};
         while (read(sfd, &si, sizeof si) == sizeof si) {
@@ -274,6 +301,7 @@ int Daemon::loop() {
     }
   }
   ring_->consume();  // deliver what is already in the ring before stopping
+  close(rescan);
   close(ep);
   close(tfd);
   close(sfd);
@@ -304,6 +332,7 @@ int Daemon::run() {
   sinks_.clear();
   lua_.reset();
   std::vector<uint32_t> ids = object_->program_ids();
+  discovery_.reset();
   attacher_->detach_all();
   attacher_.reset();
   ring_.reset();

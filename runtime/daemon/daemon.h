@@ -14,6 +14,7 @@ struct DaemonOptions {
   std::string btf_path = "/sys/kernel/btf/vmlinux";
   double duration_s = 0;  // stop after this long; 0 = until SIGINT/SIGTERM
   int stats_interval_s = 10;
+  int rescan_interval_s = 10;
   LuaLimits lua;
 };
 

@@ -26,6 +26,7 @@ Options:
   --btf PATH           kernel BTF for CO-RE (default: /sys/kernel/btf/vmlinux)
   --duration SECONDS   stop after this long (default: until SIGINT/SIGTERM)
   --stats-interval S   seconds between loss reports (default: 10)
+  --rescan-interval S  seconds between rescans of /proc for new files (default: 10)
   --log-level LEVEL    debug, info, warn, error (default: info)
   -h, --help           show this help
   --version            show the version
@@ -65,6 +66,7 @@ int main(int argc, char** argv) {
     else if (a == "--btf") o.btf_path = value();
     else if (a == "--duration") o.duration_s = std::atof(value().c_str());
     else if (a == "--stats-interval") o.stats_interval_s = std::max(1, std::atoi(value().c_str()));
+    else if (a == "--rescan-interval") o.rescan_interval_s = std::max(1, std::atoi(value().c_str()));
     else if (a == "--log-level") {
       std::string l = value();
       log::Level level;

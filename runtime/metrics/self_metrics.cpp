@@ -29,15 +29,6 @@ void add(FamilySnapshot& f, Labels labels, double v) {
   f.series.push_back(std::move(s));
 }
 
-const char* state_text(AttachState s) {
-  switch (s) {
-    case AttachState::kAttached: return "attached";
-    case AttachState::kFailed: return "failed";
-    case AttachState::kSkipped: return "skipped";
-  }
-  return "unknown";
-}
-
 }  // namespace
 
 uint64_t resident_bytes() {
@@ -116,7 +107,7 @@ Registry::Collector self_metrics_collector(SelfMetricsSources src) {
     if (src.attach_records) {
       FamilySnapshot attach = family("probekit_attach_state", "Attach points by probe and state (1 = current)",
                                      MetricKind::kGauge);
-      for (const auto& r : src.attach_records()) add(attach, {{"probe", r.probe}, {"state", state_text(r.state)}, {"where", r.where}}, 1);
+      for (const auto& r : src.attach_records()) add(attach, {{"probe", r.probe}, {"state", attach_state_name(r.state)}, {"where", r.where}}, 1);
       out.push_back(std::move(attach));
     }
 

@@ -36,4 +36,16 @@ enum pk_stat {
   PK_NSTATS = 8,
 };
 
+/* Process watcher events (stdlib/bpf/watch.h), on their own ring buffer. */
+enum pk_watch_kind {
+  PK_WATCH_EXEC = 1,
+  PK_WATCH_MAP_EXEC = 2,
+  PK_WATCH_EXIT = 3,
+};
+
+struct pk_watch_event {
+  __u32 kind;
+  __u32 pid;
+};
+
 #endif

@@ -41,8 +41,8 @@ BpfSession::BpfSession(const std::string& policy_text, const std::string& extens
     return;
   }
   ring_ = std::move(*ring);
-  attacher_ = std::make_unique<Attacher>(*object_);
-  if (auto st = attacher_->attach_all(artifact_.manifest); !st) error_ = st.error().message;
+  attacher_ = std::make_unique<Attacher>(*object_, artifact_.manifest);
+  if (auto st = attacher_->attach_all(); !st) error_ = st.error().message;
 }
 
 const std::vector<nlohmann::json>& BpfSession::events() {

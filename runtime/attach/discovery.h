@@ -1,0 +1,72 @@
+// Finds what the policy names in processes that start later, load libraries later
+// (dlopen), run in containers (their own copy of a library, reached through
+// /proc/PID/root), or exec a replaced binary (a new inode). Driven by the watcher's events
+// (exec, executable mmap, exit) and a periodic rescan of /proc as a safety net. Also keeps
+// the per-target maps of matching pids (exe, cmdline, container selectors) and cgroups.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "compiler/artifact/manifest.h"
+#include "runtime/attach/attacher.h"
+#include "runtime/events/ring_reader.h"
+#include "runtime/loader/bpf_object.h"
+
+namespace probe {
+
+// Whether a mapped file (its path inside the process) is what a target names.
+bool target_matches_file(const TargetManifest& target, const std::string& path);
+
+class Discovery {
+ public:
+  Discovery(const Manifest& manifest, const BpfObject& object, Attacher& attacher,
+            std::string proc = "/proc");
+
+  // The watcher's ring buffer, if the policy has one (for the event loop's epoll set).
+  Status open_watcher();
+  int watcher_fd() const;
+  // Drains watcher events and handles the processes they name. Returns how many events.
+  int consume();
+
+  // Looks at every process (start-up and the periodic safety net).
+  void scan_all();
+  // Looks at one process: attaches to new matching files, updates selector maps.
+  void scan_pid(pid_t pid);
+  void forget_pid(pid_t pid);
+
+  uint64_t scans() const { return scans_; }
+  uint64_t attaches() const { return attaches_; }
+
+ private:
+  void on_event(const void* data, size_t size);
+  void update_selectors(pid_t pid);
+  void refresh_cgroups();
+
+  struct TargetState {
+    const TargetManifest* target;
+    int pid_map_fd = -1;
+    int cgroup_map_fd = -1;
+    std::unique_ptr<std::regex> cmdline;
+  };
+
+  const Manifest& manifest_;
+  const BpfObject& object_;
+  Attacher& attacher_;
+  std::string proc_;
+  std::vector<TargetState> targets_;
+  std::unique_ptr<RingReader> ring_;
+  std::set<pid_t> pending_;
+  std::string host_mnt_ns_;
+  uint64_t scans_ = 0;
+  uint64_t attaches_ = 0;
+};
+
+}  // namespace probe
