@@ -202,6 +202,20 @@ std::optional<ElfSymbol> ElfFile::find_function(const std::string& spec) const {
   return *best;
 }
 
+std::vector<ElfSymbol> ElfFile::match_functions(const std::string& glob) const {
+  std::map<uint64_t, ElfSymbol> by_address;
+  for (const auto& s : impl_->functions) {
+    if (s.address == 0 || !glob_match(glob, s.name)) continue;
+    auto [it, added] = by_address.emplace(s.address, s);
+    // Prefer the exported name of an alias for logs.
+    if (!added && s.dynamic && !it->second.dynamic) it->second = s;
+  }
+  std::vector<ElfSymbol> out;
+  out.reserve(by_address.size());
+  for (auto& [addr, s] : by_address) out.push_back(std::move(s));
+  return out;
+}
+
 std::vector<std::string> ElfFile::nearest_functions(const std::string& name, size_t max) const {
   std::vector<std::string> names;
   names.reserve(impl_->functions.size());

@@ -33,6 +33,9 @@ class ElfFile {
   const std::vector<ElfSymbol>& functions() const;
   // Finds a function by "name", "name@VER" or "name@@VER".
   std::optional<ElfSymbol> find_function(const std::string& spec) const;
+  // Functions whose name matches a glob ("bench_fn_*"), one per address (aliases collapse),
+  // in address order.
+  std::vector<ElfSymbol> match_functions(const std::string& glob) const;
   // Up to `max` function names closest to `name` (for "did you mean" hints).
   std::vector<std::string> nearest_functions(const std::string& name, size_t max = 3) const;
   // Maps a virtual address to its offset in the file, as uprobes need.

@@ -21,6 +21,7 @@ build_pkgs=(
 # Tests: the real servers and clients the bpf/e2e tests drive.
 test_pkgs=(
   nginx-light openssl curl python3 ca-certificates iproute2 procps redis-server
+  golang-go  # builds the Go TLS program that the .gopclntab and RET-site tests read
 )
 
 missing=()

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "compiler/build/clang_compiler.h"
+#include "compiler/cli/explain_command.h"
 #include "compiler/cli/list_command.h"
 #include "compiler/cli/new_command.h"
 #include "compiler/pipeline.h"
@@ -38,6 +39,9 @@ Usage:
   probec list --tracepoints [PAT]   kernel tracepoints, e.g. 'syscalls:sys_enter_open*'
   probec new --from-binary PATH [-o OUT.toml] [GLOB]
                                     write a starting policy for a binary or library
+  probec explain --library SPEC|--binary PATH FUNCTION [--return] [--args REGS]
+                                    where a function's uprobe goes, and why
+                                    (emulated instruction or fallback; probec explain -h)
 
 Options:
   -o, --output FILE    artifact to write (compile)
@@ -211,7 +215,11 @@ int main(int argc, char** argv) {
     std::printf("probec %s (clang %s)\n", PROBEKIT_VERSION, probe::clang_version());
     return 0;
   }
-  // `list` and `new` read binaries, not policies, and take their own options.
+  // `explain`, `list` and `new` read binaries, not policies, and take their own options.
+  if (argc >= 2 && std::strcmp(argv[1], "explain") == 0) {
+    std::vector<std::string> rest(argv + 2, argv + argc);
+    return probe::run_guarded([&] { return probe::run_explain(rest); });
+  }
   if (argc >= 2 && (std::strcmp(argv[1], "list") == 0 || std::strcmp(argv[1], "new") == 0)) {
     std::vector<std::string> rest(argv + 2, argv + argc);
     bool list = std::strcmp(argv[1], "list") == 0;

@@ -71,18 +71,22 @@ void check_symbols(SemaContext& ctx) {
       for (const auto& path : t->resolved) {
         ElfFile* f = open(path);
         if (!f) continue;
-        if (f->find_function(p.symbol)) {
+        if (has_glob_chars(p.symbol) ? !f->match_functions(p.symbol).empty()
+                                     : f->find_function(p.symbol).has_value()) {
           found = true;
           break;
         }
-        for (const auto& n : f->nearest_functions(p.symbol)) near.push_back(n);
+        if (!has_glob_chars(p.symbol))
+          for (const auto& n : f->nearest_functions(p.symbol)) near.push_back(n);
       }
       if (!found) {
         std::string hint = near.empty() ? fmt::format("`probec list --{} {}` shows its functions",
                                                       plan::target_kind_name(t->kind), t->spec)
                                         : fmt::format("did you mean '{}'?", near.front());
         report(ctx, p.optional || t->optional, at,
-               fmt::format("function '{}' not found in {}", p.symbol, join(t->resolved, ", ")),
+               has_glob_chars(p.symbol)
+                   ? fmt::format("no function matches '{}' in {}", p.symbol, join(t->resolved, ", "))
+                   : fmt::format("function '{}' not found in {}", p.symbol, join(t->resolved, ", ")),
                hint);
       }
     }

@@ -385,14 +385,27 @@ void read_probe(SemaContext& ctx, const std::string& name, const Node& node) {
                                 p.symbol,
                                 p.kind == ProbeKind::kUsdt ? "\"provider:name\"" : "\"category:name\""));
   }
-  if (p.signature && !p.signature->function.empty()) {
+  if (has_glob_chars(p.symbol)) {
+    if (p.kind != ProbeKind::kUprobe && p.kind != ProbeKind::kUretprobe)
+      ctx.diags.error(kind_node->range,
+                      fmt::format("{} '{}' is a pattern; only uprobe and uretprobe take patterns",
+                                  plan::probe_kind_name(p.kind), p.symbol),
+                      "name one attach point per probe");
+    else if (p.offset != 0)
+      ctx.diags.error(kind_node->range, fmt::format("{} attaches to a pattern and has an offset", what),
+                      "an offset applies to one function; drop it or name the function");
+    else if (p.symbol.find('@') != std::string::npos)
+      ctx.diags.error(kind_node->range, fmt::format("pattern '{}' has a symbol version", p.symbol),
+                      "patterns match function names only; drop the @VERSION part");
+  }
+  if (p.signature && !p.signature->function.empty() && !has_glob_chars(p.symbol)) {
     std::string base = p.symbol.substr(0, p.symbol.find('@'));
     if (p.kind != ProbeKind::kUsdt && p.kind != ProbeKind::kTracepoint && base != p.signature->function)
       ctx.diags.warning(sig_node->range,
                         fmt::format("signature is for '{}' but the probe attaches to '{}'",
                                     p.signature->function, base));
   }
-  if (ctx.options.check_host) resolve_kernel_side(ctx, p, kind_node);
+  if (ctx.options.check_host && !has_glob_chars(p.symbol)) resolve_kernel_side(ctx, p, kind_node);
   if (plan::is_user_space(p.kind) && p.target.empty()) {
     ctx.diags.error(kind_node->key_range,
                     fmt::format("{} is a {} but names no target", what, plan::probe_kind_name(p.kind)),

@@ -12,6 +12,7 @@
 #include "common/elf_file.h"
 #include "common/ld_cache.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "runtime/attach/uprobe_multi.h"
 
 namespace probe {
@@ -42,16 +43,43 @@ Status Attacher::keep(bpf_link* link, const std::string& what) {
 }
 
 Status Attacher::attach_uprobe_program(const std::string& prog_name, bool retprobe, const std::string& path,
-                                       uint64_t offset) {
+                                       const std::vector<uint64_t>& offsets) {
   bpf_program* prog = object_.program(prog_name);
   if (!prog) return make_error("program {} is missing from the object", prog_name);
   if (uprobe_multi_supported()) {
-    PROBE_ASSIGN_OR_RETURN(int fd, attach_uprobe_multi(bpf_program__fd(prog), path, {offset}, retprobe));
+    // One link for every site in the file: attaching and releasing it costs about as much as
+    // one site does.
+    PROBE_ASSIGN_OR_RETURN(int fd, attach_uprobe_multi(bpf_program__fd(prog), path, offsets, retprobe));
     link_fds_.push_back(fd);
     return {};
   }
-  return keep(bpf_program__attach_uprobe(prog, retprobe, -1, path.c_str(), offset),
-              fmt::format("{} at {}+0x{:x}", retprobe ? "uretprobe" : "uprobe", path, offset));
+  for (uint64_t offset : offsets)
+    PROBE_TRY(keep(bpf_program__attach_uprobe(prog, retprobe, -1, path.c_str(), offset),
+                   fmt::format("{} at {}+0x{:x}", retprobe ? "uretprobe" : "uprobe", path, offset)));
+  return {};
+}
+
+// File offsets of the functions a probe names: one, or every match of a pattern.
+static Result<std::vector<uint64_t>> probe_offsets(const ProbeManifest& p, const ElfFile& elf,
+                                                   const std::string& shown) {
+  std::vector<uint64_t> offsets;
+  if (has_glob_chars(p.symbol)) {
+    for (const auto& sym : elf.match_functions(p.symbol)) {
+      PROBE_ASSIGN_OR_RETURN(uint64_t off, elf.file_offset(sym.address));
+      offsets.push_back(off);
+    }
+    if (offsets.empty()) return make_error("no function matches '{}' in {}", p.symbol, shown);
+    return offsets;
+  }
+  auto sym = elf.find_function(p.symbol);
+  if (!sym) {
+    auto near = elf.nearest_functions(p.symbol, 1);
+    return make_error("function '{}' not found in {}{}", p.symbol, shown,
+                      near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near[0]));
+  }
+  PROBE_ASSIGN_OR_RETURN(uint64_t off, elf.file_offset(sym->address + p.offset));
+  offsets.push_back(off);
+  return offsets;
 }
 
 Status Attacher::attach_probe_to_file(const ProbeManifest& p, const std::string& path, const std::string& shown) {
@@ -69,19 +97,15 @@ Status Attacher::attach_probe_to_file(const ProbeManifest& p, const std::string&
     return {};
   }
   PROBE_ASSIGN_OR_RETURN(ElfFile elf, ElfFile::open(path));
-  auto sym = elf.find_function(p.symbol);
-  if (!sym) {
-    auto near = elf.nearest_functions(p.symbol, 1);
-    return make_error("function '{}' not found in {}{}", p.symbol, shown,
-                      near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near[0]));
-  }
-  PROBE_ASSIGN_OR_RETURN(uint64_t off, elf.file_offset(sym->address + p.offset));
-  std::string where = fmt::format("{}:{}+0x{:x}", shown, p.symbol, p.offset);
-  if (!p.entry_program.empty()) PROBE_TRY(attach_uprobe_program(p.entry_program, false, path, off));
-  if (!p.return_program.empty()) PROBE_TRY(attach_uprobe_program(p.return_program, true, path, off));
+  PROBE_ASSIGN_OR_RETURN(std::vector<uint64_t> offsets, probe_offsets(p, elf, shown));
+  std::string where = has_glob_chars(p.symbol)
+                          ? fmt::format("{}:{} ({} functions)", shown, p.symbol, offsets.size())
+                          : fmt::format("{}:{}+0x{:x}", shown, p.symbol, p.offset);
+  if (!p.entry_program.empty()) PROBE_TRY(attach_uprobe_program(p.entry_program, false, path, offsets));
+  if (!p.return_program.empty()) PROBE_TRY(attach_uprobe_program(p.return_program, true, path, offsets));
   record(p, where, AttachState::kAttached, "");
   log::info("attached {} ({}) at {} [file offset 0x{:x}, build-id {}]", p.name, plan::probe_kind_name(p.kind),
-            where, off, elf.build_id().substr(0, 16));
+            where, offsets.front(), elf.build_id().substr(0, 16));
   return {};
 }
 

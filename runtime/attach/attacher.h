@@ -58,7 +58,8 @@ class Attacher {
 
  private:
   Status attach_probe_to_file(const ProbeManifest& p, const std::string& path, const std::string& shown);
-  Status attach_uprobe_program(const std::string& prog, bool retprobe, const std::string& path, uint64_t offset);
+  Status attach_uprobe_program(const std::string& prog, bool retprobe, const std::string& path,
+                              const std::vector<uint64_t>& offsets);
   Status attach_kernel_probe(const ProbeManifest& p);
   Status keep(bpf_link* link, const std::string& what);
   void record(const ProbeManifest& p, std::string where, AttachState state, std::string reason);

@@ -77,7 +77,8 @@ Discovery::Discovery(const Manifest& manifest, const BpfObject& object, Attacher
     : manifest_(manifest), object_(object), attacher_(attacher), proc_(std::move(proc)) {
   host_mnt_ns_ = read_link(proc_ + "/1/ns/mnt");
   for (const auto& t : manifest_.targets) {
-    TargetState s{&t};
+    TargetState s;
+    s.target = &t;
     if (!t.pid_map.empty())
       if (bpf_map* m = object_.map(t.pid_map)) s.pid_map_fd = bpf_map__fd(m);
     if (!t.cgroup_map.empty())

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/elf_file.h"
@@ -78,7 +79,13 @@ bool probe_support() {
 }  // namespace
 
 bool uprobe_multi_supported() {
-  static const bool supported = probe_support();
+  // PROBEKIT_UPROBE_MULTI=0 forces one perf-event link per site (an escape hatch, and how the
+  // attach benchmark measures the fallback).
+  static const bool supported = [] {
+    const char* env = std::getenv("PROBEKIT_UPROBE_MULTI");
+    if (env && std::string(env) == "0") return false;
+    return probe_support();
+  }();
   return supported;
 }
 

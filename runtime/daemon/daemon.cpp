@@ -14,6 +14,7 @@
 #include "runtime/attach/attacher.h"
 #include "runtime/attach/discovery.h"
 #include "runtime/events/event_json.h"
+#include "runtime/events/pipeline.h"
 #include "runtime/events/event_view.h"
 #include "runtime/events/ring_reader.h"
 #include "runtime/loader/bpf_object.h"
@@ -42,7 +43,9 @@ class Daemon {
  private:
   int setup();
   int loop();
-  void on_record(const void* data, size_t size);
+  Status load_handlers();
+  void reload();
+  void arm_lua_timer(int fd);
   bool emit(const std::string& sink, const nlohmann::json& record);
   void report_stats(bool final);
 
@@ -54,11 +57,9 @@ class Daemon {
   std::unique_ptr<Attacher> attacher_;
   std::unique_ptr<Discovery> discovery_;
   std::unique_ptr<RingReader> ring_;
-  std::unique_ptr<EventDecoder> decoder_;
   Registry registry_;
-  std::unique_ptr<PipelineCounters> pipeline_;
-  uint64_t events_ = 0;
-  uint64_t decode_errors_ = 0;
+  std::unique_ptr<PipelineCounters> counters_;
+  std::unique_ptr<Pipeline> pipeline_;
   uint64_t unknown_sink_ = 0;
   std::vector<ProbeCounters> last_counters_;
 };
@@ -73,23 +74,48 @@ bool Daemon::emit(const std::string& sink, const nlohmann::json& record) {
   return true;
 }
 
-void Daemon::on_record(const void* data, size_t size) {
-  ++events_;
-  pipeline_->records.fetch_add(1, std::memory_order_relaxed);
-  auto ev = decoder_->decode(data, size);
-  if (!ev) {
-    pipeline_->malformed.fetch_add(1, std::memory_order_relaxed);
-    if (decode_errors_++ == 0) log::warn("dropped a malformed event record ({} bytes)", size);
+// The policy's Lua handlers. Metrics they made live in the registry, so a reload keeps them.
+Status Daemon::load_handlers() {
+  const Manifest& m = artifact_.manifest;
+  if (m.handler_script.empty()) return {};
+  LuaRuntime::Options o;
+  o.limits = opts_.lua;
+  o.registry = &registry_;
+  PROBE_ASSIGN_OR_RETURN(
+      auto lua,
+      LuaRuntime::create(m.handler_script, m, [this](const std::string& s, const nlohmann::json& r) { return emit(s, r); },
+                         std::move(o)));
+  lua_ = std::move(lua);
+  if (pipeline_) pipeline_->set_handlers(lua_.get());
+  return {};
+}
+
+// SIGHUP: reopen sinks (log rotation) and reload the handler script. A script that no longer
+// loads is reported and the running one is kept.
+void Daemon::reload() {
+  for (auto& [id, s] : sinks_) s->reopen();
+  if (artifact_.manifest.handler_script.empty()) return;
+  auto old = std::move(lua_);
+  if (auto st = load_handlers(); !st) {
+    log::error("SIGHUP: keeping the running handlers: {}", st.error().message);
+    lua_ = std::move(old);
+    pipeline_->set_handlers(lua_.get());
     return;
   }
-  pipeline_->decoded_per_probe[ev->probe().id].fetch_add(1, std::memory_order_relaxed);
-  if (lua_) {
-    lua_->dispatch(*ev);
-    return;
+  if (old) old->call_hook("on_stop");
+  lua_->call_hook("on_start");
+  log::info("SIGHUP: reloaded {} (metrics kept)", artifact_.manifest.handler_script);
+}
+
+// Runs the Lua timers that are due and arms `fd` for the next one.
+void Daemon::arm_lua_timer(int fd) {
+  uint64_t next = pipeline_->run_timers();
+  itimerspec its{};
+  if (next != 0) {
+    its.it_value.tv_sec = static_cast<time_t>(next / 1000000000ull);
+    its.it_value.tv_nsec = static_cast<long>(next % 1000000000ull);
   }
-  nlohmann::json r = event_to_json(*ev);
-  for (auto& [id, s] : sinks_)
-    if (std::strcmp(s->type(), "jsonl") == 0) s->emit(r);
+  timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, nullptr);
 }
 
 int Daemon::setup() {
@@ -144,15 +170,9 @@ int Daemon::setup() {
     std::string id = (*sink)->id();
     sinks_[id] = std::move(*sink);
   }
-  if (!m.handler_script.empty()) {
-    auto lua = LuaRuntime::create(
-        m.handler_script, m, [this](const std::string& s, const nlohmann::json& r) { return emit(s, r); },
-        opts_.lua);
-    if (!lua) {
-      log::error("{}", lua.error().message);
-      return kExitUser;
-    }
-    lua_ = std::move(*lua);
+  if (auto st = load_handlers(); !st) {
+    log::error("{}", st.error().message);
+    return kExitUser;
   }
 
   std::set<std::string> not_loaded;
@@ -162,20 +182,24 @@ int Daemon::setup() {
     return kExitEnv;
   }
   object_ = std::move(*object);
-  decoder_ = std::make_unique<EventDecoder>(artifact_.manifest);
-  pipeline_ = std::make_unique<PipelineCounters>(m.probes.size());
+  counters_ = std::make_unique<PipelineCounters>(m.probes.size());
+  pipeline_ = std::make_unique<Pipeline>(artifact_.manifest, *counters_, [this](const nlohmann::json& r) {
+    for (auto& [id, s] : sinks_)
+      if (std::strcmp(s->type(), "jsonl") == 0) s->emit(r);
+  });
+  pipeline_->set_handlers(lua_.get());
   registry_.add_collector(bpf_metrics_collector(*object_, artifact_.manifest));
   SelfMetricsSources self;
   self.manifest = &artifact_.manifest;
   self.object = object_.get();
-  self.pipeline = pipeline_.get();
+  self.pipeline = counters_.get();
   if (lua_) self.handlers = [this] { return lua_->counters(); };
   self.sinks = &sinks_;
   self.attach_records = [this] { return attacher_ ? attacher_->records() : std::vector<AttachRecord>{}; };
   self.registry = &registry_;
   registry_.add_collector(self_metrics_collector(self));
   auto ring = RingReader::open(object_->events_fd(),
-                               [this](const void* d, size_t n) { on_record(d, n); });
+                               [this](const void* d, size_t n) { pipeline_->on_record(d, n); });
   if (!ring) {
     log::error("{}", ring.error().message);
     return kExitEnv;
@@ -211,8 +235,9 @@ void Daemon::report_stats(bool final) {
                 c.read_errors, c.map_full, c.no_entry, c.truncated);
   }
   last_counters_ = counters;
-  if (final || decode_errors_ || (lua_ && lua_->counters().errors)) {
-    log::info("events {} malformed {} handler calls {} handler errors {}", events_, decode_errors_,
+  uint64_t malformed = counters_->malformed.load();
+  if (final || malformed || (lua_ && lua_->counters().errors)) {
+    log::info("events {} malformed {} handler calls {} handler errors {}", counters_->records.load(), malformed,
               lua_ ? lua_->counters().calls : 0, lua_ ? lua_->counters().errors : 0);
   }
   for (const auto& [id, s] : sinks_)
@@ -252,6 +277,11 @@ int Daemon::loop() {
   timerfd_settime(rescan, 0, &rs, nullptr);
   ev.data.fd = rescan;
   epoll_ctl(ep, EPOLL_CTL_ADD, rescan, &ev);
+  // Lua timers (every(...)): one timerfd armed for the next one due.
+  int lua_timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+  ev.data.fd = lua_timer;
+  epoll_ctl(ep, EPOLL_CTL_ADD, lua_timer, &ev);
+  arm_lua_timer(lua_timer);
   ev.data.fd = sfd;
   epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
   ev.data.fd = tfd;
@@ -278,6 +308,10 @@ int Daemon::loop() {
         ring_->consume();
       } else if (fd == wfd) {
         discovery_->consume();
+      } else if (fd == lua_timer) {
+        uint64_t ticks = 0;
+        (void)!read(lua_timer, &ticks, sizeof ticks);
+        arm_lua_timer(lua_timer);
       } else if (fd == rescan) {
         uint64_t ticks = 0;
         (void)!read(rescan, &ticks, sizeof ticks);
@@ -286,8 +320,8 @@ int Daemon::loop() {
         signalfd_siginfo si{};
         while (read(sfd, &si, sizeof si) == sizeof si) {
           if (si.ssi_signo == SIGHUP) {
-            log::info("SIGHUP: reopening sinks");
-            for (auto& [id, s] : sinks_) s->reopen();
+            reload();
+            arm_lua_timer(lua_timer);
             continue;
           }
           log::info("received {}, stopping", strsignal(static_cast<int>(si.ssi_signo)));
@@ -302,6 +336,7 @@ int Daemon::loop() {
   }
   ring_->consume();  // deliver what is already in the ring before stopping
   close(rescan);
+  close(lua_timer);
   close(ep);
   close(tfd);
   close(sfd);

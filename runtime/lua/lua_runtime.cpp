@@ -10,6 +10,8 @@
 
 #include "common/files.h"
 #include "common/log.h"
+#include "runtime/lua/lua_event.h"
+#include "runtime/lua/lua_metrics.h"
 #include "stdlib/stdlib.h"
 
 namespace probe {
@@ -85,11 +87,57 @@ nlohmann::json lua_to_json(lua_State* L, int index, int depth) {
   }
 }
 
-LuaRuntime::LuaRuntime(const Manifest& manifest, EmitFn emit, LuaLimits limits)
-    : manifest_(manifest), emit_(std::move(emit)), limits_(limits) {}
+LuaRuntime::LuaRuntime(const Manifest& manifest, EmitFn emit, Options options)
+    : manifest_(manifest), emit_(std::move(emit)), limits_(options.limits), registry_(options.registry),
+      clock_(std::move(options.clock)) {
+  if (!clock_) clock_ = [] {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+  };
+}
 
 LuaRuntime::~LuaRuntime() {
+  events_.reset();
   if (L_) lua_close(L_);
+}
+
+uint64_t parse_interval_ns(const std::string& text) {
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || v <= 0) return 0;
+  std::string unit(end);
+  double scale = unit.empty() || unit == "s" ? 1e9 : unit == "ms" ? 1e6 : unit == "m" ? 60e9 : unit == "h" ? 3600e9 : 0;
+  return static_cast<uint64_t>(v * scale);
+}
+
+// every(interval, fn): calls fn every interval (from now), on the event loop, with the same
+// budget and error handling as handlers.
+int LuaRuntime::l_every(lua_State* L) {
+  std::string text = lua_type(L, 1) == LUA_TNUMBER ? std::to_string(lua_tonumber(L, 1)) : luaL_checkstring(L, 1);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  uint64_t ns = parse_interval_ns(text);
+  if (ns < 1000000) return luaL_error(L, "every: interval '%s' must be at least 1ms (e.g. \"10s\")", text.c_str());
+  LuaRuntime* rt = self(L);
+  lua_pushvalue(L, 2);
+  int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  rt->timers_.push_back({ns, rt->clock_() + ns, ref});
+  return 0;
+}
+
+uint64_t LuaRuntime::run_timers() {
+  uint64_t now = clock_();
+  uint64_t next = 0;
+  for (auto& t : timers_) {
+    if (t.next_ns <= now) {
+      lua_rawgeti(L_, LUA_REGISTRYINDEX, t.ref);
+      protected_call(0, "timer");
+      // Missed ticks are not replayed: a slow timer runs at most once per interval.
+      while (t.next_ns <= now) t.next_ns += t.interval_ns;
+    }
+    if (next == 0 || t.next_ns < next) next = t.next_ns;
+  }
+  return next;
 }
 
 void* LuaRuntime::allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
@@ -216,6 +264,10 @@ void LuaRuntime::install_sandbox() {
   lua_setglobal(L_, "emit");
   lua_pushcfunction(L_, l_log);
   lua_setglobal(L_, "log");
+  lua_pushcfunction(L_, l_every);
+  lua_setglobal(L_, "every");
+  if (registry_) install_lua_metrics(L_, registry_);
+  events_ = std::make_unique<LuaEvents>(L_, manifest_);
   lua_newtable(L_);
   lua_setfield(L_, LUA_REGISTRYINDEX, kModulesKey);
   lua_pushlightuserdata(L_, this);
@@ -272,8 +324,8 @@ Status LuaRuntime::load_script(const std::string& script) {
 
 Result<std::unique_ptr<LuaRuntime>> LuaRuntime::create(const std::string& script,
                                                        const Manifest& manifest, EmitFn emit,
-                                                       LuaLimits limits) {
-  auto rt = std::unique_ptr<LuaRuntime>(new LuaRuntime(manifest, std::move(emit), limits));
+                                                       Options options) {
+  auto rt = std::unique_ptr<LuaRuntime>(new LuaRuntime(manifest, std::move(emit), std::move(options)));
   rt->L_ = lua_newstate(&LuaRuntime::allocate, rt.get());
   if (!rt->L_) return make_error("cannot create a Lua state");
   rt->install_sandbox();
@@ -285,37 +337,6 @@ bool LuaRuntime::has_handler(uint32_t id) const {
   return id < handler_refs_.size() && handler_refs_[id] != LUA_NOREF;
 }
 
-void LuaRuntime::push_event(const EventView& ev) {
-  const ProbeManifest& p = ev.probe();
-  lua_createtable(L_, 0, static_cast<int>(6 + p.fields.size()));
-  lua_pushstring(L_, p.name.c_str());
-  lua_setfield(L_, -2, "probe");
-  lua_pushinteger(L_, ev.pid());
-  lua_setfield(L_, -2, "pid");
-  lua_pushinteger(L_, ev.tid());
-  lua_setfield(L_, -2, "tid");
-  lua_pushinteger(L_, static_cast<lua_Integer>(ev.ts_ns()));
-  lua_setfield(L_, -2, "ts");
-  lua_pushinteger(L_, static_cast<lua_Integer>(ev.cgroup_id()));
-  lua_setfield(L_, -2, "cgroup");
-  for (const auto& f : p.fields) {
-    if (plan::is_variable(f.type) || f.type == plan::FieldType::kString) {
-      auto b = ev.bytes(f);
-      if (!b) continue;
-      lua_pushlstring(L_, b->data.data(), b->data.size());
-      lua_setfield(L_, -2, f.name.c_str());
-      if (b->original > b->data.size()) {
-        lua_pushinteger(L_, b->original);
-        lua_setfield(L_, -2, (f.name + "_len").c_str());
-      }
-    } else if (auto v = ev.integer(f)) {
-      if (f.type == plan::FieldType::kBool) lua_pushboolean(L_, *v != 0);
-      else lua_pushinteger(L_, *v);
-      lua_setfield(L_, -2, f.name.c_str());
-    }
-  }
-}
-
 void LuaRuntime::dispatch(const EventView& ev) {
   uint32_t id = ev.probe().id;
   if (!has_handler(id)) return;
@@ -323,8 +344,9 @@ void LuaRuntime::dispatch(const EventView& ev) {
   timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   lua_rawgeti(L_, LUA_REGISTRYINDEX, handler_refs_[id]);
-  push_event(ev);
+  events_->push(ev);
   protected_call(1, ev.probe().handler);
+  events_->end();
   clock_gettime(CLOCK_MONOTONIC, &t1);
   counters_.nanoseconds += static_cast<uint64_t>((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
 }

@@ -1,4 +1,5 @@
-// Runs a policy's Lua handlers: on_<probe>(ev) per event, on_start/on_stop, emit() to sinks.
+// Runs a policy's Lua handlers: on_<probe>(ev) per event, on_start/on_stop, timers
+// (every("10s", fn)), metrics (lua_metrics.h) and emit() to sinks.
 // Sandboxed: no io/os.execute/debug, no bytecode loading, require() only from the embedded
 // stdlib and the policy's directory, an instruction budget per call and a memory cap.
 // A handler error is logged (file:line, once per distinct error per minute) and counted;
@@ -35,12 +36,28 @@ struct HandlerCounters {
   uint64_t nanoseconds = 0;  // time in handlers
 };
 
+class Registry;
+class LuaEvents;
+
 class LuaRuntime {
  public:
   using EmitFn = std::function<bool(const std::string& sink, const nlohmann::json& record)>;
+  using ClockFn = std::function<uint64_t()>;  // monotonic nanoseconds
+
+  struct Options {
+    LuaLimits limits;
+    Registry* registry = nullptr;  // for `metrics`; without it `metrics` is not available
+    ClockFn clock;                 // default: CLOCK_MONOTONIC (tests inject their own)
+  };
 
   static Result<std::unique_ptr<LuaRuntime>> create(const std::string& script, const Manifest& manifest,
-                                                    EmitFn emit, LuaLimits limits = {});
+                                                    EmitFn emit, Options options);
+  static Result<std::unique_ptr<LuaRuntime>> create(const std::string& script, const Manifest& manifest,
+                                                    EmitFn emit, LuaLimits limits = {}) {
+    Options o;
+    o.limits = limits;
+    return create(script, manifest, std::move(emit), std::move(o));
+  }
   ~LuaRuntime();
   LuaRuntime(const LuaRuntime&) = delete;
   LuaRuntime& operator=(const LuaRuntime&) = delete;
@@ -48,16 +65,18 @@ class LuaRuntime {
   bool has_handler(uint32_t probe_id) const;
   void dispatch(const EventView& ev);
   void call_hook(const char* name);  // on_start / on_stop, if defined
+  // Runs the timers due at the clock's now; returns when the next one is due (0 if none).
+  uint64_t run_timers();
+  size_t timer_count() const { return timers_.size(); }
   const HandlerCounters& counters() const { return counters_; }
   size_t memory_in_use() const { return memory_; }
 
  private:
-  LuaRuntime(const Manifest& manifest, EmitFn emit, LuaLimits limits);
+  LuaRuntime(const Manifest& manifest, EmitFn emit, Options options);
   Status load_script(const std::string& script);
   void install_sandbox();
   bool protected_call(int nargs, const std::string& what);
   void report_error(const std::string& what, const std::string& message);
-  void push_event(const EventView& ev);
 
   static void* allocate(void* ud, void* ptr, size_t osize, size_t nsize);
   static void count_hook(lua_State* L, lua_Debug* ar);
@@ -65,11 +84,22 @@ class LuaRuntime {
   static int l_require(lua_State* L);
   static int l_log(lua_State* L);
   static int l_load(lua_State* L);
+  static int l_every(lua_State* L);
+
+  struct Timer {
+    uint64_t interval_ns;
+    uint64_t next_ns;
+    int ref;
+  };
 
   lua_State* L_ = nullptr;
   const Manifest& manifest_;
   EmitFn emit_;
   LuaLimits limits_;
+  Registry* registry_;
+  ClockFn clock_;
+  std::unique_ptr<LuaEvents> events_;
+  std::vector<Timer> timers_;
   size_t memory_ = 0;
   uint64_t instructions_ = 0;
   std::string policy_dir_;
@@ -80,5 +110,8 @@ class LuaRuntime {
 
 // Converts the Lua value at `index` to JSON (tables with keys 1..n become arrays).
 nlohmann::json lua_to_json(lua_State* L, int index, int depth = 0);
+
+// "10s", "250ms", "2m", "1h" or a number of seconds → nanoseconds; 0 if invalid.
+uint64_t parse_interval_ns(const std::string& text);
 
 }  // namespace probe

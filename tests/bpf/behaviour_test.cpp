@@ -176,6 +176,24 @@ filter = "ret < -1"
   EXPECT_EQ(s->counters("fail").no_entry, 0u);
 }
 
+TEST_F(Behaviour, AFunctionPatternAttachesToEveryMatchingFunction) {
+  // "pk_f*" matches pk_fill and pk_fail (one uprobe_multi link on kernels that have them).
+  auto s = session(R"TOML(
+[probe.any]
+target = "t"
+uprobe = "pk_f*"
+capture = [{ name = "ip", value = "reg.ip" }]
+)TOML");
+  if (!s->error().empty()) return;
+  run_target(3);
+  auto ev = s->events_of("any");
+  ASSERT_EQ(ev.size(), 6u);
+  std::map<uint64_t, int> per_site;
+  for (const auto& e : ev) per_site[e["ip"].get<uint64_t>()]++;
+  ASSERT_EQ(per_site.size(), 2u) << "events from two functions carry two instruction pointers";
+  for (const auto& [ip, n] : per_site) EXPECT_EQ(n, 3) << std::hex << ip;
+}
+
 TEST_F(Behaviour, UsdtArgumentsAndSemaphores) {
   auto s = session(R"TOML(
 [probe.tick]

@@ -43,7 +43,9 @@ TEST_P(GoldenLoad, PassesTheVerifier) {
   ASSERT_TRUE(obj) << obj.error().message;
   for (const auto& p : artifact->manifest.probes)
     for (const std::string* prog : {&p.entry_program, &p.return_program})
-      if (!prog->empty()) EXPECT_NE((*obj)->program(*prog), nullptr) << *prog;
+      if (!prog->empty()) {
+        EXPECT_NE((*obj)->program(*prog), nullptr) << *prog;
+      }
 }
 
 INSTANTIATE_TEST_SUITE_P(EmitC, GoldenLoad, ::testing::ValuesIn(golden_policies()), [](const auto& info) {

@@ -25,8 +25,12 @@ TEST(BpfLoad, ApiDiscoveryPassesTheVerifier) {
   auto obj = BpfObject::load(*artifact, "");
   ASSERT_TRUE(obj) << obj.error().message;
   for (const auto& p : artifact->manifest.probes) {
-    if (!p.entry_program.empty()) EXPECT_NE((*obj)->program(p.entry_program), nullptr);
-    if (!p.return_program.empty()) EXPECT_NE((*obj)->program(p.return_program), nullptr);
+    if (!p.entry_program.empty()) {
+      EXPECT_NE((*obj)->program(p.entry_program), nullptr);
+    }
+    if (!p.return_program.empty()) {
+      EXPECT_NE((*obj)->program(p.return_program), nullptr);
+    }
   }
   EXPECT_GE((*obj)->events_fd(), 0);
   auto counters = (*obj)->read_counters();

@@ -5,7 +5,9 @@
 #include <cstring>
 #include <vector>
 
+#include "runtime/events/pipeline.h"
 #include "runtime/lua/lua_runtime.h"
+#include "runtime/metrics/registry.h"
 #include "tests/support/env.h"
 
 namespace probe {
@@ -124,6 +126,149 @@ TEST(LuaRuntime, ScriptErrorsAtLoadNameTheFileAndLine) {
   auto rt = f.make("local x = 1\nfunction on_w(ev)\n  x = x +\nend\n");
   ASSERT_FALSE(rt);
   EXPECT_NE(rt.error().message.find("h.lua:4:"), std::string::npos) << rt.error().message;
+}
+
+}  // namespace
+}  // namespace probe
+
+namespace probe {
+namespace {
+
+TEST(LuaRuntimeEvents, FieldsAreReadOnlyInsideTheHandler) {
+  Fixture f;
+  auto rt = f.make(R"(
+    kept = nil
+    function on_w(ev)
+      if kept then
+        local ok, err = pcall(function() return kept.pid end)
+        emit("out", {stale_ok = ok, err = tostring(err), n = ev.n, missing = ev.nope == nil,
+                     data_len = ev.data_len, all = event_table(ev)})
+      end
+      kept = ev
+    end)");
+  ASSERT_TRUE(rt) << rt.error().message;
+  (*rt)->dispatch(f.view());
+  (*rt)->dispatch(f.view());
+  ASSERT_EQ(f.emitted.size(), 1u);
+  const auto& r = f.emitted[0].second;
+  EXPECT_EQ(r["stale_ok"], false);
+  EXPECT_NE(r["err"].get<std::string>().find("readable only inside its handler"), std::string::npos);
+  EXPECT_EQ(r["n"], 5);
+  EXPECT_EQ(r["missing"], true);
+  EXPECT_EQ(r["data_len"], 15);
+  EXPECT_EQ(r["all"]["data"], "GET /a HTTP/1.1");
+  EXPECT_EQ(r["all"]["pid"], 7);
+  EXPECT_EQ(r["all"]["probe"], "w");
+}
+
+TEST(LuaRuntimeMetrics, HandlersUpdateRegistryMetricsThatSurviveAReload) {
+  Fixture f;
+  Registry registry;
+  LuaRuntime::Options o;
+  o.registry = &registry;
+  std::string script = R"(
+    local calls = metrics.counter("calls_total", "calls")
+    local lat = metrics.histogram("lat_ms", "latency", {1, 10, 100})
+    local g = metrics.gauge("depth", "queue")
+    function on_w(ev)
+      calls:inc{probe = ev.probe}
+      calls:add(2, {probe = "bulk"})
+      lat:observe(ev.n, {})
+      g:set(ev.n * 3)
+    end)";
+  test::write_text(f.dir.file("m.lua"), script);
+  auto emit = [](const std::string&, const nlohmann::json&) { return true; };
+  {
+    auto rt = LuaRuntime::create(f.dir.file("m.lua"), f.manifest, emit, o);
+    ASSERT_TRUE(rt) << rt.error().message;
+    (*rt)->dispatch(f.view());
+    (*rt)->dispatch(f.view());
+  }
+  // A new runtime for the same script (what SIGHUP does) finds the same metrics.
+  auto rt = LuaRuntime::create(f.dir.file("m.lua"), f.manifest, emit, o);
+  ASSERT_TRUE(rt);
+  (*rt)->dispatch(f.view());
+  std::map<std::string, FamilySnapshot> fam;
+  for (auto& s : registry.collect()) fam[s.name] = s;
+  ASSERT_EQ(fam["calls_total"].series.size(), 2u);
+  EXPECT_EQ(fam["calls_total"].series[0].labels, (Labels{{"probe", "bulk"}}));
+  EXPECT_EQ(fam["calls_total"].series[0].value, 6);
+  EXPECT_EQ(fam["calls_total"].series[1].value, 3);
+  EXPECT_EQ(fam["lat_ms"].series[0].count, 3u);
+  EXPECT_EQ(fam["lat_ms"].series[0].buckets, (std::vector<uint64_t>{0, 3, 3, 3}));  // n = 5: le 10
+  EXPECT_EQ(fam["depth"].kind, MetricKind::kGauge);
+  EXPECT_EQ(fam["depth"].series[0].value, 15);
+}
+
+TEST(LuaRuntimeMetrics, MisuseIsAHandlerErrorNotACrash) {
+  Fixture f;
+  Registry registry;
+  LuaRuntime::Options o;
+  o.registry = &registry;
+  test::write_text(f.dir.file("bad.lua"), R"(
+    function on_w(ev)
+      local c = metrics.counter("c_total", "c")
+      if ev.n == 5 then c:add(-1) end
+    end)");
+  auto rt = LuaRuntime::create(f.dir.file("bad.lua"), f.manifest,
+                               [](const std::string&, const nlohmann::json&) { return true; }, o);
+  ASSERT_TRUE(rt);
+  (*rt)->dispatch(f.view());
+  EXPECT_EQ((*rt)->counters().errors, 1u);
+}
+
+TEST(LuaRuntimeTimers, EveryRunsOnTheInjectedClock) {
+  Fixture f;
+  uint64_t now = 1'000'000'000;
+  LuaRuntime::Options o;
+  o.clock = [&] { return now; };
+  test::write_text(f.dir.file("t.lua"), R"(
+    ticks = 0
+    every("10s", function() ticks = ticks + 1; emit("out", {ticks = ticks}) end)
+    every(0.5, function() emit("half", {}) end)
+  )");
+  auto rt = LuaRuntime::create(f.dir.file("t.lua"), f.manifest,
+                               [&](const std::string& s, const nlohmann::json& r) {
+                                 f.emitted.emplace_back(s, r);
+                                 return true;
+                               },
+                               o);
+  ASSERT_TRUE(rt) << rt.error().message;
+  EXPECT_EQ((*rt)->timer_count(), 2u);
+  EXPECT_EQ((*rt)->run_timers(), now + 500'000'000);  // nothing due yet
+  now += 500'000'000;
+  (*rt)->run_timers();
+  now += 9'500'000'000;  // t = 10 s: both due; the half-second timer runs once, not 19 times
+  uint64_t next = (*rt)->run_timers();
+  EXPECT_EQ(next, now + 500'000'000);
+  size_t ticks = 0, halves = 0;
+  for (const auto& [s, r] : f.emitted) (s == "out" ? ticks : halves)++;
+  EXPECT_EQ(ticks, 1u);
+  EXPECT_EQ(halves, 2u);
+  EXPECT_EQ(parse_interval_ns("250ms"), 250'000'000u);
+  EXPECT_EQ(parse_interval_ns("2m"), 120'000'000'000u);
+  EXPECT_EQ(parse_interval_ns("fast"), 0u);
+}
+
+TEST(Pipeline, DecodesCountsAndDispatchesInjectedRecords) {
+  Fixture f;
+  PipelineCounters counters(1);
+  std::vector<nlohmann::json> plain;
+  Pipeline p(f.manifest, counters, [&](const nlohmann::json& r) { plain.push_back(r); });
+  p.on_record(f.rec.data(), f.rec.size());
+  p.on_record(f.rec.data(), 8);  // truncated
+  ASSERT_EQ(plain.size(), 1u);
+  EXPECT_EQ(plain[0]["data"], "GET /a HTTP/1.1");
+  EXPECT_EQ(counters.records.load(), 2u);
+  EXPECT_EQ(counters.malformed.load(), 1u);
+  EXPECT_EQ(counters.decoded_per_probe[0].load(), 1u);
+  auto rt = f.make("function on_w(ev) emit('out', {n = ev.n}) end");
+  ASSERT_TRUE(rt);
+  p.set_handlers(rt->get());
+  for (int i = 0; i < 3; ++i) p.on_record(f.rec.data(), f.rec.size());
+  EXPECT_EQ(f.emitted.size(), 3u);
+  EXPECT_EQ(plain.size(), 1u);
+  EXPECT_EQ((*rt)->counters().calls, 3u);
 }
 
 }  // namespace

@@ -93,7 +93,9 @@ TEST(PolicyFrontend, PackParametersTakeTheirTypeAndDefaults) {
   for (const auto& pr : plan->probes) {
     EXPECT_EQ(pr.matcher, "http1_response");
     for (const auto& c : pr.captures)
-      if (c.name == "data") EXPECT_EQ(c.max, 4096u);  // default of max
+      if (c.name == "data") {
+        EXPECT_EQ(c.max, 4096u);  // default of max
+      }
   }
 }
 

@@ -6,6 +6,10 @@
 #include "base.h"
 #include "proto/http1.h"
 
+#define PK_MMAP_PROT_OFF 32
+#define PK_MMAP_FD_OFF 48
+#include "watch.h"
+
 /* probe ssl_write: uprobe SSL_write */
 SEC("uprobe")
 int pk_p0_entry(struct pt_regs *ctx) {

@@ -25,6 +25,10 @@ struct {
   __uint(value_size, 544);
 } pk_zero SEC(".maps");
 
+#define PK_MMAP_PROT_OFF 32
+#define PK_MMAP_FD_OFF 48
+#include "watch.h"
+
 /* probe getaddr: uretprobe getaddrinfo */
 SEC("uprobe")
 int pk_p0_entry(struct pt_regs *ctx) {

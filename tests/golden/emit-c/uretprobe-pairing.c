@@ -5,6 +5,10 @@
 #define PK_PENDING_ENTRIES 16384
 #include "base.h"
 
+#define PK_MMAP_PROT_OFF 32
+#define PK_MMAP_FD_OFF 48
+#include "watch.h"
+
 /* probe read_ex: uretprobe SSL_read_ex */
 SEC("uprobe")
 int pk_p0_entry(struct pt_regs *ctx) {

@@ -13,6 +13,10 @@ struct {
   __uint(value_size, PK_STACK_DEPTH * sizeof(__u64));
 } pk_stacks SEC(".maps");
 
+#define PK_MMAP_PROT_OFF 32
+#define PK_MMAP_FD_OFF 48
+#include "watch.h"
+
 /* probe gc_start: usdt python:gc__start */
 SEC("usdt")
 int pk_p0_entry(struct pt_regs *ctx) {
