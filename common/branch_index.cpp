@@ -84,6 +84,13 @@ void BranchIndex::note_undecodable(uint64_t begin, uint64_t end) {
   if (undecodable_samples_.size() < 8) undecodable_samples_.push_back({begin, end});
 }
 
+BranchIndex BranchIndex::not_swept() {
+  BranchIndex index;
+  index.undecodable_bytes_ = 1;
+  index.undecodable_samples_.push_back({0, 0});
+  return index;
+}
+
 Result<BranchIndex> BranchIndex::build(const ElfFile& elf) {
   PROBE_ASSIGN_OR_RETURN(auto sections, read_elf_sections(elf));
   FastDecoder dec;

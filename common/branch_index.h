@@ -36,6 +36,9 @@ class BranchIndex {
  public:
   // Sweeps every executable section of `elf` (about 0.1 s per MiB of code).
   static Result<BranchIndex> build(const ElfFile& elf);
+  // An index that proves nothing (not complete()): for files not swept, e.g. too large to
+  // sweep at attach time. Analyses then fall back wherever they need the sweep.
+  static BranchIndex not_swept();
 
   // Direct branches whose target is in [begin, end), in target order.
   std::vector<DirectBranch> into(uint64_t begin, uint64_t end) const;

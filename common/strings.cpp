@@ -68,6 +68,17 @@ bool ends_with(std::string_view s, std::string_view x) {
 
 bool has_glob_chars(std::string_view s) { return s.find_first_of("*?[") != s.npos; }
 
+bool is_function_pattern(std::string_view s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '(' && i + 1 < s.size() && s[i + 1] == '*') {
+      ++i;  // Go's pointer receiver: literal
+      continue;
+    }
+    if (s[i] == '*' || s[i] == '?' || s[i] == '[') return true;
+  }
+  return false;
+}
+
 bool glob_match(const std::string& pattern, const std::string& text) {
   return fnmatch(pattern.c_str(), text.c_str(), 0) == 0;
 }

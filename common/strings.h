@@ -17,6 +17,9 @@ std::vector<std::string> split(std::string_view s, char sep);
 bool starts_with(std::string_view s, std::string_view prefix);
 bool ends_with(std::string_view s, std::string_view suffix);
 bool has_glob_chars(std::string_view s);
+// A function name that is a pattern: glob characters other than the "(*" of Go method names
+// ("crypto/tls.(*Conn).Write" is a name, "crypto/tls.(*Conn).*" a pattern).
+bool is_function_pattern(std::string_view s);
 bool glob_match(const std::string& pattern, const std::string& text);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 

@@ -16,6 +16,12 @@ const ProbeManifest* Manifest::probe(uint32_t id) const {
   return id < probes.size() && probes[id].id == id ? &probes[id] : nullptr;
 }
 
+const ProbeManifest* Manifest::find_probe(const std::string& name) const {
+  for (const auto& p : probes)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
 const TargetManifest* Manifest::target(const std::string& n) const {
   for (const auto& t : targets)
     if (t.name == n) return &t;
@@ -98,6 +104,10 @@ std::string manifest_to_json(const Manifest& m) {
                            {"offset", p.offset},
                            {"optional", p.optional},
                            {"return_mode", plan::return_mode_name(p.return_mode)},
+                           {"placement", plan::placement_name(p.placement)},
+                           {"abi", plan::abi_name(p.abi)},
+                           {"entry_reads", p.entry_reads},
+                           {"placed_return", p.placed_return},
                            {"entry_program", p.entry_program},
                            {"return_program", p.return_program},
                            {"handler", p.handler},
@@ -166,6 +176,10 @@ Result<Manifest> manifest_from_json(const std::string& text) {
       pm.offset = p.at("offset").get<uint64_t>();
       pm.optional = p.at("optional").get<bool>();
       pm.return_mode = parse_enum<plan::ReturnMode>(p.at("return_mode"), parse_return_mode, "return mode");
+      pm.placement = parse_enum<plan::Placement>(p.at("placement"), plan::parse_placement, "placement");
+      pm.abi = parse_enum<plan::Abi>(p.at("abi"), plan::parse_abi, "abi");
+      pm.entry_reads = p.at("entry_reads").get<std::vector<std::string>>();
+      pm.placed_return = p.at("placed_return").get<bool>();
       pm.entry_program = p.at("entry_program").get<std::string>();
       pm.return_program = p.at("return_program").get<std::string>();
       pm.handler = p.at("handler").get<std::string>();

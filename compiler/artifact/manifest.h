@@ -34,6 +34,10 @@ struct ProbeManifest {
   uint64_t offset = 0;
   bool optional = false;
   plan::ReturnMode return_mode = plan::ReturnMode::kAuto;
+  plan::Placement placement = plan::Placement::kOff;  // as probed may apply it (off: not placeable)
+  plan::Abi abi = plan::Abi::kC;
+  std::vector<std::string> entry_reads;  // argument registers the entry side reads ("rdi", "edx")
+  bool placed_return = false;            // the return program reads its result through pk_ret
   std::string entry_program;   // BPF program run at entry ("" if none)
   std::string return_program;  // BPF program run at return ("" if none)
   std::string handler;         // Lua function name
@@ -81,7 +85,7 @@ struct SinkManifest {
 };
 
 struct Manifest {
-  static constexpr int kFormat = 1;
+  static constexpr int kFormat = 2;  // 2: placement, abi, entry_reads, placed_return
   std::string policy_name;
   std::string policy_description;
   std::string policy_path;
@@ -97,6 +101,7 @@ struct Manifest {
   bool watcher = false;  // the object has the process watcher programs (pk_watch_*)
 
   const ProbeManifest* probe(uint32_t id) const;
+  const ProbeManifest* find_probe(const std::string& name) const;
   const TargetManifest* target(const std::string& name) const;
 };
 

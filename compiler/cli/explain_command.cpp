@@ -10,6 +10,7 @@
 #include "common/probe_placement.h"
 #include "common/strings.h"
 #include "common/x86_disasm.h"
+#include "compiler/cli/explain_policy.h"
 #include "compiler/cli/list_command.h"
 
 namespace probe {
@@ -20,7 +21,9 @@ constexpr int kExitUserError = 1;
 constexpr int kExitInternal = 2;
 
 constexpr char kExplainUsage[] =
-    "usage: probec explain --library SPEC | --binary PATH FUNCTION [--return] [--args REGS]\n"
+    "usage: probec explain POLICY\n"
+    "         where probed would attach each function probe of the policy, and why\n"
+    "       probec explain --library SPEC | --binary PATH FUNCTION [--return] [--args REGS]\n"
     "                      [--no-forwarding] [--ret-sites]\n"
     "  --return         place a return probe (default: an entry probe)\n"
     "  --args REGS      registers the probe reads, e.g. rdi,rsi,edx (edx: a 32-bit int)\n"
@@ -149,6 +152,8 @@ int run_explain(const std::vector<std::string>& args) {
     fmt::print("{}", kExplainUsage);
     return kExitOk;
   }
+  // `probec explain POLICY`: the plan probed would make for each probe of the policy.
+  if (args.size() == 1 && (ends_with(args[0], ".toml") || ends_with(args[0], ".lua"))) return explain_policy(args[0]);
   auto request = parse_explain_args(args);
   if (!request) {
     fmt::print(stderr, "probec explain: {}\n{}", request.error().message, kExplainUsage);

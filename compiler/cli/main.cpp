@@ -39,6 +39,7 @@ Usage:
   probec list --tracepoints [PAT]   kernel tracepoints, e.g. 'syscalls:sys_enter_open*'
   probec new --from-binary PATH [-o OUT.toml] [GLOB]
                                     write a starting policy for a binary or library
+  probec explain POLICY             where probed would attach each function probe, and why
   probec explain --library SPEC|--binary PATH FUNCTION [--return] [--args REGS]
                                     where a function's uprobe goes, and why
                                     (emulated instruction or fallback; probec explain -h)

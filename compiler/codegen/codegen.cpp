@@ -167,6 +167,8 @@ std::optional<GeneratedProgram> generate(const plan::Plan& plan, Diagnostics& di
   out.line("#define PK_EVENT_MAX {}", event_max);
   out.line("#define PK_RINGBUF_SIZE {}", plan.runtime.ring_buffer_bytes);
   out.line("#define PK_PENDING_ENTRIES {}", plan.runtime.pairing_entries);
+  if (std::any_of(plan.probes.begin(), plan.probes.end(), [](const plan::Probe& p) { return p.placed_return(); }))
+    out.line("#define PK_PLACED_RETURNS 1");
   out.line("#include \"base.h\"");
   bool usdt = std::any_of(plan.probes.begin(), plan.probes.end(),
                           [](const plan::Probe& p) { return p.kind == plan::ProbeKind::kUsdt; });
@@ -235,6 +237,10 @@ std::optional<GeneratedProgram> generate(const plan::Plan& plan, Diagnostics& di
     pm.offset = p.offset;
     pm.optional = p.optional;
     pm.return_mode = p.return_mode;
+    pm.placement = emitter.placeable() ? p.placement : plan::Placement::kOff;
+    pm.abi = p.abi;
+    pm.entry_reads = emitter.entry_reads();
+    pm.placed_return = emitter.placed_return();
     pm.entry_program = emitter.entry_program();
     pm.return_program = emitter.return_program();
     pm.handler = p.handler.empty() ? "on_" + p.name : p.handler;

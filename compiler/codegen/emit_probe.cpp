@@ -2,6 +2,8 @@
 // context type its kind needs.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "compiler/codegen/probe_emitter.h"
 
 namespace probe {
@@ -30,6 +32,19 @@ void ProbeEmitter::note_value(const ValueRef& v0) {
   const ValueRef& v = resolve(v0);
   bool is_arg = v.source == ValueRef::Source::kArg || v.source == ValueRef::Source::kDerefArg;
   if (is_arg && probe_.kind == ProbeKind::kUsdt) usdt_args_.insert(v.index);
+  if (v.source == ValueRef::Source::kRegister) reads_registers_ = true;
+  if (is_arg) {
+    // An int argument is read as its low 32 bits; anything else (or without a signature) as
+    // the whole register.
+    int bytes = 8;
+    if (v.source == ValueRef::Source::kArg && probe_.signature &&
+        static_cast<size_t>(v.index) < probe_.signature->params.size()) {
+      uint32_t size = plan::scalar_size(probe_.signature->params[v.index].type);
+      if (size > 0 && size <= 4) bytes = 4;
+    }
+    int& widest = entry_args_[v.index];
+    widest = std::max(widest, bytes);
+  }
   // fexit sees the arguments in its context; uretprobe/kretprobe must save them at entry.
   bool saves_args = probe_.kind == ProbeKind::kUretprobe || probe_.kind == ProbeKind::kKretprobe;
   if (is_arg && saves_args) saved_args_.insert(v.index);
@@ -49,6 +64,16 @@ const ValueRef& ProbeEmitter::resolve(const ValueRef& v) const {
   return v;
 }
 
+std::vector<std::string> ProbeEmitter::entry_reads() const {
+  static const char* const k64[] = {"rdi", "rsi", "rdx", "rcx", "r8", "r9"};
+  static const char* const k32[] = {"edi", "esi", "edx", "ecx", "r8d", "r9d"};
+  std::vector<std::string> out;
+  if (probe_.abi != plan::Abi::kC) return out;
+  for (const auto& [index, bytes] : entry_args_)
+    if (index >= 0 && index < 6) out.push_back(bytes == 4 ? k32[index] : k64[index]);
+  return out;
+}
+
 bool ProbeEmitter::pt_regs_context() const {
   switch (probe_.kind) {
     case ProbeKind::kUprobe:
@@ -64,7 +89,9 @@ const char* ProbeEmitter::section(Stage stage) const {
   bool entry = stage == Stage::kEntry;
   switch (probe_.kind) {
     case ProbeKind::kUprobe:
-    case ProbeKind::kUretprobe: return entry ? "uprobe" : "uretprobe";
+    case ProbeKind::kUretprobe:
+      // A return probe on RET instructions is a plain uprobe there.
+      return entry || probe_.return_mode == plan::ReturnMode::kRetSites ? "uprobe" : "uretprobe";
     case ProbeKind::kKprobe:
     case ProbeKind::kKretprobe: return entry ? "kprobe" : "kretprobe";
     case ProbeKind::kUsdt: return "usdt";
@@ -95,6 +122,9 @@ void ProbeEmitter::emit_program(Stage stage, bool builds_record) {
   out_.indent();
   emit_process_filter();
   if (stage == Stage::kReturn && paired()) emit_load_state();
+  // A placed return site finds the result as its site recipe says (base.h).
+  if (stage == Stage::kReturn && placed_return())
+    out_.line("__s64 pk_rv = pk_ret(ctx, {});", paired() ? "st.aux" : "0");
   if (builds_record) out_.line("pk_count({}, PK_STAT_HITS);", probe_.id);
   emit_context_reads();
   emit_filters(stage, false);

@@ -8,16 +8,24 @@ namespace probe {
 
 void ProbeEmitter::emit_state_types() {}
 
+// Who the state belongs to: the thread, or in Go the goroutine (g is in r14).
+static std::string pending_owner(const plan::Probe& p) {
+  return p.abi == plan::Abi::kGo ? "ctx->r14" : "bpf_get_current_pid_tgid()";
+}
+
 void ProbeEmitter::emit_save_state() {
   out_.line("struct pk_pending st = {{}};");
   for (int a : saved_args_) out_.line("st.a[{}] = {};", a, arg(a));
   if (needs_entry_ts_) out_.line("st.ts = bpf_ktime_get_ns();");
-  out_.line("pk_save_entry({}, &st);", probe_.id);
+  // A return placed on a forwarded function's uretprobe reads the count through the rcx its
+  // entry had (pk_ret).
+  if (placed_return()) out_.line("st.aux = ctx->cx;");
+  out_.line("pk_save_entry_as({}, {}, &st);", probe_.id, pending_owner(probe_));
 }
 
 void ProbeEmitter::emit_load_state() {
   out_.line("struct pk_pending st;");
-  out_.line("if (!pk_take_entry({}, &st)) return 0;", probe_.id);
+  out_.line("if (!pk_take_entry_as({}, {}, &st)) return 0;", probe_.id, pending_owner(probe_));
 }
 
 }  // namespace probe

@@ -46,6 +46,11 @@ std::string ProbeEmitter::c_type(FieldType t) const {
 // The raw 64-bit argument `index` at the current stage.
 std::string ProbeEmitter::arg(int index) const {
   if (stage_ == Stage::kReturn && saved_args_.count(index)) return fmt::format("st.a[{}]", index);
+  if (probe_.abi == plan::Abi::kGo) {
+    // Go's register ABI (1.17+): integer arguments in this order.
+    static const char* const kGo[] = {"ax", "bx", "cx", "di", "si", "r8", "r9", "r10", "r11"};
+    return index >= 0 && index < 9 ? fmt::format("ctx->{}", kGo[index]) : "0";
+  }
   switch (probe_.kind) {
     case ProbeKind::kUsdt: return fmt::format("pk_ua{}", index);
     case ProbeKind::kRawTracepoint: return fmt::format("ctx->args[{}]", index);
@@ -129,6 +134,8 @@ std::string ProbeEmitter::value(const ValueRef& v, FieldType as) {
       std::string rc = probe_.kind == ProbeKind::kFexit
                            ? fmt::format("ctx[{}]", probe_.kernel_arity < 0 ? 0 : probe_.kernel_arity)
                            : "PT_REGS_RC(ctx)";
+      // A placed return site finds the result as its site recipe says.
+      if (placed_return()) rc = "pk_rv";
       // Narrow to the declared return type first: an int -1 arrives as 0xffffffff in rax.
       if (c_type(probe_.returns) == t) return fmt::format("(({}){})", t, rc);
       return fmt::format("(({})({}){})", t, c_type(probe_.returns), rc);

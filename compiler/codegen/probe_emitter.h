@@ -4,6 +4,7 @@
 // (emit_probe.cpp).
 #pragma once
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -27,6 +28,13 @@ class ProbeEmitter {
   void emit();
   const std::string& entry_program() const { return entry_program_; }
   const std::string& return_program() const { return return_program_; }
+  // Argument registers the entry side reads, with their width ("rdi", "edx"): a probe moved
+  // to another site must find them intact there.
+  std::vector<std::string> entry_reads() const;
+  // Whether probed may place the probe elsewhere (plan::Probe::placeable, and no metric of
+  // the probe reads registers by name).
+  bool placeable() const { return probe_.placeable() && !reads_registers_; }
+  bool placed_return() const { return probe_.placed_return() && !reads_registers_; }
 
  private:
   // emit_state.cpp: entry→return pairing.
@@ -79,6 +87,8 @@ class ProbeEmitter {
   CodeWriter& out_;
   Stage stage_ = Stage::kEntry;
   std::set<int> saved_args_;      // argument indices kept from entry to return
+  std::map<int, int> entry_args_;  // argument index → bytes the entry side reads of it
+  bool reads_registers_ = false;   // reg.* somewhere (keeps the probe where it is written)
   bool needs_entry_ts_ = false;   // `elapsed` is used
   std::set<int> usdt_args_;       // USDT arguments read into locals
   std::set<std::string> peeked_;  // captures whose leading bytes are in a head buffer

@@ -1,5 +1,7 @@
 #include "compiler/plan/plan.h"
 
+#include "common/strings.h"
+
 namespace probe::plan {
 namespace {
 
@@ -66,6 +68,29 @@ const char* return_mode_name(ReturnMode mode) {
     case ReturnMode::kRetSites: return "ret-sites";
   }
   return "?";
+}
+
+const char* placement_name(Placement p) {
+  switch (p) {
+    case Placement::kAuto: return "auto";
+    case Placement::kShared: return "shared";
+    case Placement::kOff: return "off";
+  }
+  return "?";
+}
+
+std::optional<Placement> parse_placement(const std::string& name) {
+  for (Placement p : {Placement::kAuto, Placement::kShared, Placement::kOff})
+    if (name == placement_name(p)) return p;
+  return std::nullopt;
+}
+
+const char* abi_name(Abi a) { return a == Abi::kGo ? "go" : "c"; }
+
+std::optional<Abi> parse_abi(const std::string& name) {
+  if (name == "c") return Abi::kC;
+  if (name == "go") return Abi::kGo;
+  return std::nullopt;
 }
 
 const char* field_type_name(FieldType type) {
@@ -154,6 +179,23 @@ bool Probe::paired() const {
   for (const auto& f : filters)
     if (f.lhs.source == ValueRef::Source::kArg) return true;
   return false;
+}
+
+bool Probe::placeable() const {
+  if (kind != ProbeKind::kUprobe && kind != ProbeKind::kUretprobe) return false;
+  if (placement == Placement::kOff || abi != Abi::kC || offset != 0) return false;
+  if (is_function_pattern(symbol)) return false;
+  // A probe reading registers by name (reg.sp, reg.ip) sees where it fires: keep it there.
+  auto raw = [](const ValueRef& v) { return v.source == ValueRef::Source::kRegister; };
+  for (const auto& c : captures)
+    if (raw(c.value) || (c.len && raw(*c.len))) return false;
+  for (const auto& f : filters)
+    if (raw(f.lhs)) return false;
+  return true;
+}
+
+bool Probe::placed_return() const {
+  return kind == ProbeKind::kUretprobe && return_mode != ReturnMode::kRetSites && placeable();
 }
 
 const char* metric_kind_name(Metric::Kind kind) {

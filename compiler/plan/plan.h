@@ -34,6 +34,21 @@ bool fires_at_return(ProbeKind kind);  // uretprobe, kretprobe, fexit
 enum class ReturnMode { kAuto, kUretprobe, kRetSites };
 const char* return_mode_name(ReturnMode mode);
 
+// Where a user-space function probe may be placed (docs/probe-placement.md): kAuto moves it to
+// the cheapest site proven to see exactly the function's calls; kShared may also move it into
+// an internal function other callers reach (the probe then sees their calls too); kOff keeps
+// the symbol's entry and a uretprobe.
+enum class Placement { kAuto, kShared, kOff };
+const char* placement_name(Placement p);
+std::optional<Placement> parse_placement(const std::string& name);
+
+// Calling convention of a probed user-space function: which registers hold argN and the
+// result. Go's register ABI also means: no uretprobes (they crash Go programs), return
+// probes on each RET, entry and return paired by goroutine.
+enum class Abi { kC, kGo };
+const char* abi_name(Abi a);
+std::optional<Abi> parse_abi(const std::string& name);
+
 enum class FieldType { kI8, kI16, kI32, kI64, kU8, kU16, kU32, kU64, kPtr, kBool, kString, kBytes };
 const char* field_type_name(FieldType type);
 std::optional<FieldType> parse_field_type(const std::string& name);
@@ -136,6 +151,8 @@ struct Probe {
   uint64_t offset = 0;
   bool optional = false;
   ReturnMode return_mode = ReturnMode::kAuto;
+  Placement placement = Placement::kAuto;
+  Abi abi = Abi::kC;
   FieldType returns = FieldType::kI64;  // C type of the return value ("keep int as 32-bit")
   std::vector<Capture> captures;
   std::vector<Filter> filters;
@@ -152,6 +169,12 @@ struct Probe {
 
   // Whether the probe needs state saved at entry and an event built at return.
   bool paired() const;
+  // Whether probed may move the probe to a cheaper site (placement != off, a C function named
+  // exactly, no offset, no registers read by name).
+  bool placeable() const;
+  // A placeable return probe: its result may come from a site other than the function's
+  // return, as the site's recipe says (pk_ret in base.h).
+  bool placed_return() const;
 };
 
 // In-kernel aggregation: a BPF map keyed by the labels, read at export time.

@@ -8,6 +8,7 @@
 
 #include "common/elf_file.h"
 #include "common/ld_cache.h"
+#include "common/go_binary.h"
 #include "common/strings.h"
 #include "common/tracefs.h"
 #include "compiler/sema/context.h"
@@ -49,6 +50,13 @@ void resolve_targets(SemaContext& ctx) {
   }
 }
 
+// Stripped Go binaries name their functions only in .gopclntab.
+bool in_go_table(const ElfFile& f, const std::string& name) {
+  if (!GoBinary::is_go(f)) return false;
+  auto go = GoBinary::open(f);
+  return go && go->find_function(name).has_value();
+}
+
 void check_symbols(SemaContext& ctx) {
   std::map<std::string, std::optional<ElfFile>> files;
   auto open = [&](const std::string& path) -> ElfFile* {
@@ -71,12 +79,12 @@ void check_symbols(SemaContext& ctx) {
       for (const auto& path : t->resolved) {
         ElfFile* f = open(path);
         if (!f) continue;
-        if (has_glob_chars(p.symbol) ? !f->match_functions(p.symbol).empty()
-                                     : f->find_function(p.symbol).has_value()) {
+        if (is_function_pattern(p.symbol) ? !f->match_functions(p.symbol).empty()
+                                          : f->find_function(p.symbol).has_value() || in_go_table(*f, p.symbol)) {
           found = true;
           break;
         }
-        if (!has_glob_chars(p.symbol))
+        if (!is_function_pattern(p.symbol))
           for (const auto& n : f->nearest_functions(p.symbol)) near.push_back(n);
       }
       if (!found) {
@@ -84,7 +92,7 @@ void check_symbols(SemaContext& ctx) {
                                                       plan::target_kind_name(t->kind), t->spec)
                                         : fmt::format("did you mean '{}'?", near.front());
         report(ctx, p.optional || t->optional, at,
-               has_glob_chars(p.symbol)
+               is_function_pattern(p.symbol)
                    ? fmt::format("no function matches '{}' in {}", p.symbol, join(t->resolved, ", "))
                    : fmt::format("function '{}' not found in {}", p.symbol, join(t->resolved, ", ")),
                hint);

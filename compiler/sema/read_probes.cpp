@@ -324,13 +324,26 @@ void read_probe(SemaContext& ctx, const std::string& name, const Node& node) {
   if (auto t = r.string("target")) p.target = *t;
   if (auto off = r.integer("offset", 0, INT64_MAX)) p.offset = static_cast<uint64_t>(*off);
   if (auto opt = r.boolean("optional")) p.optional = *opt;
-  if (const Node* ret = r.get("return", Node::Kind::kString)) {
+  const Node* ret_node = r.get("return", Node::Kind::kString);
+  if (const Node* ret = ret_node) {
     if (ret->str == "auto") p.return_mode = plan::ReturnMode::kAuto;
     else if (ret->str == "uretprobe") p.return_mode = plan::ReturnMode::kUretprobe;
     else if (ret->str == "ret-sites") p.return_mode = plan::ReturnMode::kRetSites;
     else
       ctx.diags.error(ret->range, fmt::format("unknown return mode '{}'", ret->str),
                       "expected \"auto\", \"uretprobe\" or \"ret-sites\"");
+  }
+  const Node* placement = r.get("placement", Node::Kind::kString);
+  if (placement) {
+    if (auto pl = plan::parse_placement(placement->str)) p.placement = *pl;
+    else
+      ctx.diags.error(placement->range, fmt::format("unknown placement '{}'", placement->str),
+                      "expected \"auto\", \"shared\" or \"off\"");
+  }
+  const Node* abi = r.get("abi", Node::Kind::kString);
+  if (abi) {
+    if (auto a = plan::parse_abi(abi->str)) p.abi = *a;
+    else ctx.diags.error(abi->range, fmt::format("unknown abi '{}'", abi->str), "expected \"c\" or \"go\"");
   }
   const Node* sig_node = r.get("signature", Node::Kind::kString);
   if (sig_node) {
@@ -385,8 +398,27 @@ void read_probe(SemaContext& ctx, const std::string& name, const Node& node) {
                                 p.symbol,
                                 p.kind == ProbeKind::kUsdt ? "\"provider:name\"" : "\"category:name\""));
   }
-  if (has_glob_chars(p.symbol)) {
-    if (p.kind != ProbeKind::kUprobe && p.kind != ProbeKind::kUretprobe)
+  bool function_probe = p.kind == ProbeKind::kUprobe || p.kind == ProbeKind::kUretprobe;
+  if (placement && !function_probe)
+    ctx.diags.error(placement->key_range, fmt::format("{}: placement applies to uprobe and uretprobe only", what));
+  if (abi && !function_probe)
+    ctx.diags.error(abi->key_range, fmt::format("{}: abi applies to uprobe and uretprobe only", what));
+  if (p.abi == plan::Abi::kGo) {
+    if (p.return_mode == plan::ReturnMode::kUretprobe)
+      ctx.diags.error(ret_node->range, fmt::format("{} is a Go function with return = \"uretprobe\"", what),
+                      "uretprobes corrupt Go stacks (the runtime moves them); drop `return` to probe "
+                      "each RET instruction instead");
+    p.return_mode = plan::ReturnMode::kRetSites;
+    if (p.signature)
+      ctx.diags.error(sig_node->range, fmt::format("{}: signatures describe C functions", what),
+                      "with abi = \"go\" name registers by position: arg0, arg1, ... in Go's register "
+                      "order (a slice takes three: pointer, length, capacity)");
+  }
+  if (is_function_pattern(p.symbol)) {
+    if (p.abi == plan::Abi::kGo)
+      ctx.diags.error(kind_node->range, fmt::format("{} names Go functions by pattern", what),
+                      "Go probes need each function's RET instructions; name one function per probe");
+    else if (p.kind != ProbeKind::kUprobe && p.kind != ProbeKind::kUretprobe)
       ctx.diags.error(kind_node->range,
                       fmt::format("{} '{}' is a pattern; only uprobe and uretprobe take patterns",
                                   plan::probe_kind_name(p.kind), p.symbol),
@@ -398,14 +430,14 @@ void read_probe(SemaContext& ctx, const std::string& name, const Node& node) {
       ctx.diags.error(kind_node->range, fmt::format("pattern '{}' has a symbol version", p.symbol),
                       "patterns match function names only; drop the @VERSION part");
   }
-  if (p.signature && !p.signature->function.empty() && !has_glob_chars(p.symbol)) {
+  if (p.signature && !p.signature->function.empty() && !is_function_pattern(p.symbol)) {
     std::string base = p.symbol.substr(0, p.symbol.find('@'));
     if (p.kind != ProbeKind::kUsdt && p.kind != ProbeKind::kTracepoint && base != p.signature->function)
       ctx.diags.warning(sig_node->range,
                         fmt::format("signature is for '{}' but the probe attaches to '{}'",
                                     p.signature->function, base));
   }
-  if (ctx.options.check_host && !has_glob_chars(p.symbol)) resolve_kernel_side(ctx, p, kind_node);
+  if (ctx.options.check_host && !is_function_pattern(p.symbol)) resolve_kernel_side(ctx, p, kind_node);
   if (plan::is_user_space(p.kind) && p.target.empty()) {
     ctx.diags.error(kind_node->key_range,
                     fmt::format("{} is a {} but names no target", what, plan::probe_kind_name(p.kind)),

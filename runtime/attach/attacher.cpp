@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -43,19 +44,21 @@ Status Attacher::keep(bpf_link* link, const std::string& what) {
 }
 
 Status Attacher::attach_uprobe_program(const std::string& prog_name, bool retprobe, const std::string& path,
-                                       const std::vector<uint64_t>& offsets) {
+                                       const std::vector<uint64_t>& offsets, const std::vector<uint64_t>& cookies) {
   bpf_program* prog = object_.program(prog_name);
   if (!prog) return make_error("program {} is missing from the object", prog_name);
   if (uprobe_multi_supported()) {
     // One link for every site in the file: attaching and releasing it costs about as much as
     // one site does.
-    PROBE_ASSIGN_OR_RETURN(int fd, attach_uprobe_multi(bpf_program__fd(prog), path, offsets, retprobe));
+    PROBE_ASSIGN_OR_RETURN(int fd, attach_uprobe_multi(bpf_program__fd(prog), path, offsets, retprobe, cookies));
     link_fds_.push_back(fd);
     return {};
   }
-  for (uint64_t offset : offsets)
-    PROBE_TRY(keep(bpf_program__attach_uprobe(prog, retprobe, -1, path.c_str(), offset),
-                   fmt::format("{} at {}+0x{:x}", retprobe ? "uretprobe" : "uprobe", path, offset)));
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookies.empty() ? 0 : cookies[i], .retprobe = retprobe);
+    PROBE_TRY(keep(bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), offsets[i], &opts),
+                   fmt::format("{} at {}+0x{:x}", retprobe ? "uretprobe" : "uprobe", path, offsets[i])));
+  }
   return {};
 }
 
@@ -63,7 +66,7 @@ Status Attacher::attach_uprobe_program(const std::string& prog_name, bool retpro
 static Result<std::vector<uint64_t>> probe_offsets(const ProbeManifest& p, const ElfFile& elf,
                                                    const std::string& shown) {
   std::vector<uint64_t> offsets;
-  if (has_glob_chars(p.symbol)) {
+  if (is_function_pattern(p.symbol)) {
     for (const auto& sym : elf.match_functions(p.symbol)) {
       PROBE_ASSIGN_OR_RETURN(uint64_t off, elf.file_offset(sym.address));
       offsets.push_back(off);
@@ -98,7 +101,7 @@ Status Attacher::attach_probe_to_file(const ProbeManifest& p, const std::string&
   }
   PROBE_ASSIGN_OR_RETURN(ElfFile elf, ElfFile::open(path));
   PROBE_ASSIGN_OR_RETURN(std::vector<uint64_t> offsets, probe_offsets(p, elf, shown));
-  std::string where = has_glob_chars(p.symbol)
+  std::string where = is_function_pattern(p.symbol)
                           ? fmt::format("{}:{} ({} functions)", shown, p.symbol, offsets.size())
                           : fmt::format("{}:{}+0x{:x}", shown, p.symbol, p.offset);
   if (!p.entry_program.empty()) PROBE_TRY(attach_uprobe_program(p.entry_program, false, path, offsets));
@@ -125,14 +128,14 @@ bool Attacher::attach_file(const TargetManifest& target, const std::string& path
                            const std::string& shown) {
   if (!files_.insert({target.name, dev, inode}).second) return false;
   bool any = false;
-  for (const auto& p : manifest_.probes) {
-    if (p.target != target.name || not_loaded_.count(p.name)) continue;
-    if (auto st = attach_probe_to_file(p, path, shown); !st) {
-      log::warn("probe '{}' ({}): {}", p.name, p.location, st.error().message);
-      record(p, shown, AttachState::kFailed, st.error().message);
+  for (auto& [probe, st] : attach_target_file(target, path, shown)) {
+    if (st) {
+      any = true;
       continue;
     }
-    any = true;
+    const ProbeManifest* p = manifest_.find_probe(probe);
+    log::warn("probe '{}' ({}): {}", probe, p ? p->location : "", st.error().message);
+    if (p) record(*p, shown, AttachState::kFailed, st.error().message);
   }
   return any;
 }
@@ -213,19 +216,21 @@ Status Attacher::attach_all() {
       log::warn("target '{}': '{}' is not on the host; probes attach when a process maps it", t.name, t.spec);
       continue;
     }
+    std::map<std::string, size_t> attached;
+    std::map<std::string, std::string> last_error;
+    for (const auto& f : files) {
+      for (auto& [probe, st] : attach_target_file(t, f, f)) {
+        if (st) ++attached[probe];
+        else last_error[probe] = st.error().message;
+      }
+    }
     for (const auto& p : manifest_.probes) {
       if (p.target != t.name || not_loaded_.count(p.name)) continue;
-      size_t attached = 0;
-      std::string last_error;
-      for (const auto& f : files) {
-        if (auto st = attach_probe_to_file(p, f, f); st) ++attached;
-        else last_error = st.error().message;
-      }
-      if (attached > 0) continue;
-      std::string msg = fmt::format("probe '{}' ({}): {}", p.name, p.location, last_error);
+      if (attached[p.name] > 0) continue;
+      std::string msg = fmt::format("probe '{}' ({}): {}", p.name, p.location, last_error[p.name]);
       if (!p.optional && !t.optional) return make_error("{}", msg);
       log::warn("{} (optional, skipped)", msg);
-      record(p, t.spec, AttachState::kSkipped, last_error);
+      record(p, t.spec, AttachState::kSkipped, last_error[p.name]);
     }
     for (const auto& f : files) {
       struct stat st;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <tuple>
@@ -13,6 +14,7 @@
 
 #include "common/result.h"
 #include "compiler/artifact/manifest.h"
+#include "compiler/placement/site_plan.h"
 #include "runtime/loader/bpf_object.h"
 
 struct bpf_link;
@@ -57,9 +59,15 @@ class Attacher {
   double detach_all();
 
  private:
+  // Every probe of `target` on one file: planned probes where the placement optimizer puts
+  // them (attacher_placement.cpp), the others as written. Per probe: attached, or why not.
+  std::vector<std::pair<std::string, Status>> attach_target_file(const TargetManifest& target, const std::string& path,
+                                                                 const std::string& shown);
   Status attach_probe_to_file(const ProbeManifest& p, const std::string& path, const std::string& shown);
+  Status attach_planned(const ProbePlan& plan, const ElfFile& elf, const std::string& path, const std::string& shown);
+  Result<uint64_t> recipe_cookie(const PlannedSite& site);
   Status attach_uprobe_program(const std::string& prog, bool retprobe, const std::string& path,
-                              const std::vector<uint64_t>& offsets);
+                              const std::vector<uint64_t>& offsets, const std::vector<uint64_t>& cookies = {});
   Status attach_kernel_probe(const ProbeManifest& p);
   Status keep(bpf_link* link, const std::string& what);
   void record(const ProbeManifest& p, std::string where, AttachState state, std::string reason);
@@ -71,6 +79,7 @@ class Attacher {
   std::vector<int> link_fds_;  // raw links (uprobe_multi)
   std::set<std::tuple<std::string, uint64_t, uint64_t>> files_;  // (target, dev, inode)
   std::vector<AttachRecord> records_;
+  std::map<std::pair<uint32_t, int32_t>, uint32_t> recipe_slots_;  // (recipe, rsp offset) → pk_sites index
 };
 
 }  // namespace probe

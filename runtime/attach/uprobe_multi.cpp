@@ -32,7 +32,8 @@ struct LinkCreateUprobeMulti {
 };
 constexpr uint32_t kUprobeMultiReturn = 1;
 
-int link_create(int prog_fd, const std::string& path, const std::vector<uint64_t>& offsets, bool retprobe) {
+int link_create(int prog_fd, const std::string& path, const std::vector<uint64_t>& offsets, bool retprobe,
+                const std::vector<uint64_t>& cookies = {}) {
   union {
     LinkCreateUprobeMulti attr;
     char bytes[128];
@@ -43,6 +44,7 @@ int link_create(int prog_fd, const std::string& path, const std::vector<uint64_t
   u.attr.path = reinterpret_cast<uint64_t>(path.c_str());
   u.attr.offsets = reinterpret_cast<uint64_t>(offsets.data());
   u.attr.cnt = static_cast<uint32_t>(offsets.size());
+  if (!cookies.empty()) u.attr.cookies = reinterpret_cast<uint64_t>(cookies.data());
   u.attr.multi_flags = retprobe ? kUprobeMultiReturn : 0;
   return static_cast<int>(syscall(__NR_bpf, BPF_LINK_CREATE, &u, sizeof u));
 }
@@ -90,8 +92,8 @@ bool uprobe_multi_supported() {
 }
 
 Result<int> attach_uprobe_multi(int prog_fd, const std::string& path, const std::vector<uint64_t>& offsets,
-                                bool retprobe) {
-  int fd = link_create(prog_fd, path, offsets, retprobe);
+                                bool retprobe, const std::vector<uint64_t>& cookies) {
+  int fd = link_create(prog_fd, path, offsets, retprobe, cookies);
   if (fd < 0) return make_error("uprobe_multi link on {}: {}", path, std::strerror(errno));
   return fd;
 }

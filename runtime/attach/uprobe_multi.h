@@ -18,8 +18,9 @@ constexpr uint32_t kAttachUprobeMulti = 48;
 // Whether this kernel creates uprobe_multi links (probed once, by creating one).
 bool uprobe_multi_supported();
 
-// Creates the link; returns its fd (close it to detach).
+// Creates the link; returns its fd (close it to detach). `cookies` (empty, or one per offset)
+// are what bpf_get_attach_cookie returns at each site.
 Result<int> attach_uprobe_multi(int prog_fd, const std::string& path, const std::vector<uint64_t>& offsets,
-                                bool retprobe);
+                                bool retprobe, const std::vector<uint64_t>& cookies = {});
 
 }  // namespace probe

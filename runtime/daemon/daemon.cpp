@@ -10,7 +10,9 @@
 #include <cstring>
 #include <map>
 
+#include "common/files.h"
 #include "common/log.h"
+#include "common/sha256.h"
 #include "runtime/attach/attacher.h"
 #include "runtime/attach/discovery.h"
 #include "runtime/events/event_json.h"
@@ -61,6 +63,7 @@ class Daemon {
   std::unique_ptr<PipelineCounters> counters_;
   std::unique_ptr<Pipeline> pipeline_;
   uint64_t unknown_sink_ = 0;
+  std::string handlers_digest_;  // of the script the running handlers came from
   std::vector<ProbeCounters> last_counters_;
 };
 
@@ -78,6 +81,8 @@ bool Daemon::emit(const std::string& sink, const nlohmann::json& record) {
 Status Daemon::load_handlers() {
   const Manifest& m = artifact_.manifest;
   if (m.handler_script.empty()) return {};
+  auto text = read_file(m.handler_script);
+  handlers_digest_ = text ? sha256_hex(*text) : "";
   LuaRuntime::Options o;
   o.limits = opts_.lua;
   o.registry = &registry_;
@@ -90,15 +95,23 @@ Status Daemon::load_handlers() {
   return {};
 }
 
-// SIGHUP: reopen sinks (log rotation) and reload the handler script. A script that no longer
-// loads is reported and the running one is kept.
+// SIGHUP: reopen sinks (log rotation) and, if the handler script changed, reload it. An
+// unchanged script keeps its state (a logrotate SIGHUP must not reset what handlers hold); a
+// script that no longer loads is reported and the running one is kept.
 void Daemon::reload() {
   for (auto& [id, s] : sinks_) s->reopen();
   if (artifact_.manifest.handler_script.empty()) return;
+  auto text = read_file(artifact_.manifest.handler_script);
+  if (text && sha256_hex(*text) == handlers_digest_) {
+    log::info("SIGHUP: sinks reopened; {} unchanged", artifact_.manifest.handler_script);
+    return;
+  }
+  std::string running_digest = handlers_digest_;
   auto old = std::move(lua_);
   if (auto st = load_handlers(); !st) {
     log::error("SIGHUP: keeping the running handlers: {}", st.error().message);
     lua_ = std::move(old);
+    handlers_digest_ = running_digest;
     pipeline_->set_handlers(lua_.get());
     return;
   }

@@ -68,6 +68,12 @@ int l_observe(lua_State* L) {
   return 0;
 }
 
+int l_get(lua_State* L) {
+  MetricFamily* m = check_metric(L);
+  lua_pushnumber(L, m->value(read_labels(L, 2)));
+  return 1;
+}
+
 Registry* registry(lua_State* L) {
   lua_getfield(L, LUA_REGISTRYINDEX, kRegistry);
   auto* r = static_cast<Registry*>(lua_touserdata(L, -1));
@@ -117,7 +123,7 @@ void install_lua_metrics(lua_State* L, Registry* reg) {
   lua_setfield(L, LUA_REGISTRYINDEX, kRegistry);
   luaL_newmetatable(L, kMeta);
   lua_newtable(L);
-  const luaL_Reg methods[] = {{"inc", l_inc}, {"add", l_add}, {"set", l_set}, {"observe", l_observe}, {nullptr, nullptr}};
+  const luaL_Reg methods[] = {{"inc", l_inc}, {"add", l_add}, {"set", l_set}, {"observe", l_observe}, {"get", l_get}, {nullptr, nullptr}};
   lua_pushvalue(L, -2);  // the metatable, as each method's upvalue
   luaL_setfuncs(L, methods, 1);
   lua_setfield(L, -2, "__index");

@@ -49,6 +49,14 @@ void MetricFamily::add(Labels labels, double v) {
   series_for(std::move(labels)).value += v;
 }
 
+double MetricFamily::value(Labels labels) const {
+  std::sort(labels.begin(), labels.end());
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = series_.find(labels);
+  if (it == series_.end()) return 0;
+  return kind_ == MetricKind::kHistogram ? static_cast<double>(it->second.count) : it->second.value;
+}
+
 void MetricFamily::set(Labels labels, double v) {
   std::lock_guard<std::mutex> lock(mu_);
   series_for(std::move(labels)).value = v;

@@ -50,6 +50,8 @@ class MetricFamily {
   void add(Labels labels, double v);      // counters (v >= 0) and gauges
   void set(Labels labels, double v);      // gauges
   void observe(Labels labels, double v);  // histograms
+  // A series' value (histograms: its count); 0 for a series never written.
+  double value(Labels labels) const;
   uint64_t overflowed() const;
   FamilySnapshot snapshot() const;  // caller holds the registry lock
 

@@ -63,8 +63,9 @@ static __noinline void pk_count(__u32 probe, __u32 stat) {
 
 /* Entry state of return probes: the arguments gone by return and the entry time. */
 struct pk_pending {
-  __u64 a[6];
+  __u64 a[9]; /* arguments kept for the return side (Go's ABI has nine registers) */
   __u64 ts;
+  __u64 aux;  /* rcx at the entry side: the count pointer of a forwarded return (pk_ret) */
 };
 
 struct pk_pending_key {
@@ -83,15 +84,17 @@ struct {
   __type(value, struct pk_pending);
 } pk_pending_map SEC(".maps");
 
-/* Saves entry state for the matching return probe; a full map is counted, never silent. */
-static __noinline void pk_save_entry(__u32 probe, struct pk_pending *st) {
-  struct pk_pending_key key = {bpf_get_current_pid_tgid(), probe};
+/* Saves entry state for the matching return probe; a full map is counted, never silent.
+ * `who` is the thread (pid_tgid), or for Go the goroutine (g, in r14) with the process in the
+ * probe word: goroutines move between threads while they run. */
+static __noinline void pk_save_entry_as(__u32 probe, __u64 who, struct pk_pending *st) {
+  struct pk_pending_key key = {who, probe | ((bpf_get_current_pid_tgid() >> 32) << 32)};
   if (bpf_map_update_elem(&pk_pending_map, &key, st, BPF_ANY) != 0) pk_count(probe, PK_STAT_MAP_FULL);
 }
 
-/* Takes (and removes) this thread's entry state; a return without one is counted. */
-static __noinline int pk_take_entry(__u32 probe, struct pk_pending *out) {
-  struct pk_pending_key key = {bpf_get_current_pid_tgid(), probe};
+/* Takes (and removes) the entry state; a return without one is counted. */
+static __noinline int pk_take_entry_as(__u32 probe, __u64 who, struct pk_pending *out) {
+  struct pk_pending_key key = {who, probe | ((bpf_get_current_pid_tgid() >> 32) << 32)};
   struct pk_pending *st = bpf_map_lookup_elem(&pk_pending_map, &key);
   if (!st) {
     pk_count(probe, PK_STAT_NO_ENTRY);
@@ -101,6 +104,52 @@ static __noinline int pk_take_entry(__u32 probe, struct pk_pending *out) {
   bpf_map_delete_elem(&pk_pending_map, &key);
   return 1;
 }
+
+#define pk_save_entry(probe, st) pk_save_entry_as(probe, bpf_get_current_pid_tgid(), st)
+#define pk_take_entry(probe, out) pk_take_entry_as(probe, bpf_get_current_pid_tgid(), out)
+
+#ifdef PK_PLACED_RETURNS
+/* How a return-side site placed away from the function's own return (docs/probe-placement.md)
+ * finds the function's result. probed writes one entry per such site and passes its index as
+ * the attach cookie; cookie 0 (a plain uretprobe or RET site) means rax. */
+enum pk_ret_kind {
+  PK_RET_RAX = 0,
+  /* eax is a status; when > 0 the result is the size_t count at rsp + offset */
+  PK_RET_COUNT_AT_RSP = 1,
+  /* eax is a status; when > 0 the result is the size_t count rcx pointed at on entry */
+  PK_RET_COUNT_VIA_ENTRY_RCX = 2,
+};
+
+struct pk_site {
+  __u32 kind;
+  __s32 rsp_offset;
+};
+
+#ifndef PK_SITES
+#define PK_SITES 1024
+#endif
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, PK_SITES);
+  __type(key, __u32);
+  __type(value, struct pk_site);
+} pk_sites SEC(".maps");
+
+static __noinline __s64 pk_ret(struct pt_regs *ctx, __u64 aux) {
+  __u32 index = (__u32)bpf_get_attach_cookie(ctx);
+  __s64 rax = (__s64)PT_REGS_RC(ctx);
+  if (index == 0) return rax;
+  struct pk_site *site = bpf_map_lookup_elem(&pk_sites, &index);
+  if (!site || site->kind == PK_RET_RAX) return rax;
+  __s32 status = (__s32)rax;
+  if (status <= 0) return status;
+  __u64 at = site->kind == PK_RET_COUNT_AT_RSP ? PT_REGS_SP(ctx) + site->rsp_offset : aux;
+  __u64 count = 0;
+  if (bpf_probe_read_user(&count, sizeof(count), (void *)at) != 0) return status;
+  return (__s64)count;
+}
+#endif
 
 /* Starts a record in this CPU's scratch buffer and fills the header. */
 static __noinline __u8 *pk_begin(__u32 probe) {

@@ -31,6 +31,10 @@ class BpfSession {
   std::vector<MetricSeries> metric(const std::string& name);
   ProbeCounters counters(const std::string& probe);
   const Manifest& manifest() const { return artifact_.manifest; }
+  // Where each probe attached (for placed probes: the placement and its sites).
+  std::vector<AttachRecord> attach_records() const {
+    return attacher_ ? attacher_->records() : std::vector<AttachRecord>{};
+  }
 
  private:
   TempDir dir_;

@@ -56,8 +56,45 @@ TEST(Codegen, PairsEntryAndReturnForReturnProbes) {
   // ssl_read_ex saves its out-pointer (arg3) at entry and reads it at return.
   EXPECT_NE(g->source.find("st.a[3] = PT_REGS_PARM4(ctx);"), std::string::npos);
   EXPECT_NE(g->source.find("bpf_probe_read_user(&pk_d3"), std::string::npos);
-  // The int return value is narrowed to 32 bits before any comparison.
-  EXPECT_NE(g->source.find("(__s32)PT_REGS_RC(ctx)"), std::string::npos);
+  // The return value comes through pk_ret (a placed return site's recipe) and is narrowed
+  // to 32 bits before any comparison.
+  EXPECT_NE(g->source.find("__s64 pk_rv = pk_ret(ctx, st.aux);"), std::string::npos);
+  EXPECT_NE(g->source.find("(__s32)pk_rv"), std::string::npos);
+  EXPECT_TRUE(probes[2].placed_return);
+  // What a moved probe must find intact: ssl, buf, and the int length as its low 32 bits.
+  EXPECT_EQ(probes[0].entry_reads, (std::vector<std::string>{"rdi", "rsi", "edx"}));
+  EXPECT_EQ(probes[2].entry_reads, (std::vector<std::string>{"rdi", "rsi"}));
+}
+
+TEST(Codegen, ProbesThatReadRegistersByNameStayWhereTheyAreWritten) {
+  test::TempDir dir;
+  std::string policy = dir.file("p.toml");
+  test::write_text(policy, R"([policy]
+name = "regs"
+[target.lib]
+library = "libssl.so.3"
+[probe.a]
+target = "lib"
+uretprobe = "SSL_read"
+capture = [{ name = "sp", value = "reg.sp" }, { name = "rc", value = "ret" }]
+[probe.b]
+target = "lib"
+uretprobe = "SSL_read"
+capture = [{ name = "rc", value = "ret" }]
+[probe.c]
+target = "lib"
+uretprobe = "SSL_read"
+placement = "off"
+capture = [{ name = "rc", value = "ret" }]
+)");
+  auto g = generate_from(policy);
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->manifest.probes[0].placement, plan::Placement::kOff);
+  EXPECT_FALSE(g->manifest.probes[0].placed_return);
+  EXPECT_EQ(g->manifest.probes[1].placement, plan::Placement::kAuto);
+  EXPECT_TRUE(g->manifest.probes[1].placed_return);
+  EXPECT_EQ(g->manifest.probes[2].placement, plan::Placement::kOff);
+  EXPECT_FALSE(g->manifest.probes[2].placed_return);
 }
 
 TEST(Codegen, LayoutPutsFixedFieldsFirstAlignedAndVariableFieldsInOrder) {

@@ -10,14 +10,14 @@ SEC("fentry")
 int pk_p0_entry(__u64 *ctx) {
   struct pk_pending st = {};
   st.ts = bpf_ktime_get_ns();
-  pk_save_entry(0, &st);
+  pk_save_entry_as(0, bpf_get_current_pid_tgid(), &st);
   return 0;
 }
 
 SEC("fexit")
 int pk_p0_return(__u64 *ctx) {
   struct pk_pending st;
-  if (!pk_take_entry(0, &st)) return 0;
+  if (!pk_take_entry_as(0, bpf_get_current_pid_tgid(), &st)) return 0;
   pk_count(0, PK_STAT_HITS);
   if (!(((__s64)ctx[3]) >= 0LL)) { /* rc >= 0 */
     pk_count(0, PK_STAT_FILTERED);

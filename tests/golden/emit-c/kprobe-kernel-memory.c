@@ -14,14 +14,14 @@ int pk_p0_entry(struct pt_regs *ctx) {
   }
   struct pk_pending st = {};
   st.a[2] = PT_REGS_PARM3(ctx);
-  pk_save_entry(0, &st);
+  pk_save_entry_as(0, bpf_get_current_pid_tgid(), &st);
   return 0;
 }
 
 SEC("kretprobe")
 int pk_p0_return(struct pt_regs *ctx) {
   struct pk_pending st;
-  if (!pk_take_entry(0, &st)) return 0;
+  if (!pk_take_entry_as(0, bpf_get_current_pid_tgid(), &st)) return 0;
   pk_count(0, PK_STAT_HITS);
   __u8 *e = pk_begin(0);
   if (!e) return 0;

@@ -3,6 +3,7 @@
 #define PK_EVENT_MAX 512
 #define PK_RINGBUF_SIZE 8388608
 #define PK_PENDING_ENTRIES 16384
+#define PK_PLACED_RETURNS 1
 #include "base.h"
 #include "proto/http1.h"
 
@@ -64,21 +65,23 @@ int pk_p2_entry(struct pt_regs *ctx) {
   struct pk_pending st = {};
   st.a[0] = PT_REGS_PARM1(ctx);
   st.a[1] = PT_REGS_PARM2(ctx);
-  pk_save_entry(2, &st);
+  st.aux = ctx->cx;
+  pk_save_entry_as(2, bpf_get_current_pid_tgid(), &st);
   return 0;
 }
 
 SEC("uretprobe")
 int pk_p2_return(struct pt_regs *ctx) {
   struct pk_pending st;
-  if (!pk_take_entry(2, &st)) return 0;
+  if (!pk_take_entry_as(2, bpf_get_current_pid_tgid(), &st)) return 0;
+  __s64 pk_rv = pk_ret(ctx, st.aux);
   pk_count(2, PK_STAT_HITS);
-  if (!(((__s32)PT_REGS_RC(ctx)) > 0LL)) { /* ret > 0 */
+  if (!(((__s32)pk_rv) > 0LL)) { /* ret > 0 */
     pk_count(2, PK_STAT_FILTERED);
     return 0;
   }
   __u8 pk_h_data[PK_PEEK_LEN] = {};
-  __u32 pk_h_data_n = pk_peek(pk_h_data, ((__u64)st.a[1]), (((__s32)PT_REGS_RC(ctx)) < 0 ? 0 : (__u64)((__s32)PT_REGS_RC(ctx))), 0);
+  __u32 pk_h_data_n = pk_peek(pk_h_data, ((__u64)st.a[1]), (((__s32)pk_rv) < 0 ? 0 : (__u64)((__s32)pk_rv)), 0);
   int pk_m = pk_match_http1(pk_h_data, pk_h_data_n);
   if (!(pk_m == PK_MATCH_RESPONSE)) { /* match = "http1_response" */
     pk_count(2, PK_STAT_FILTERED);
@@ -89,7 +92,7 @@ int pk_p2_return(struct pt_regs *ctx) {
   *(__u64 *)(e + 32) = ((__u64)st.a[0]);
   bpf_get_current_comm(e + 40, 16);
   __u32 off = 56;
-  off = pk_put_bytes(e, off, ((__u64)st.a[1]), (((__s32)PT_REGS_RC(ctx)) < 0 ? 0 : (__u64)((__s32)PT_REGS_RC(ctx))), PK_FIELD_CFG(256, 2, 0));
+  off = pk_put_bytes(e, off, ((__u64)st.a[1]), (((__s32)pk_rv) < 0 ? 0 : (__u64)((__s32)pk_rv)), PK_FIELD_CFG(256, 2, 0));
   return pk_submit(e, off, 2);
 }
 
@@ -100,16 +103,18 @@ int pk_p3_entry(struct pt_regs *ctx) {
   st.a[0] = PT_REGS_PARM1(ctx);
   st.a[1] = PT_REGS_PARM2(ctx);
   st.a[3] = PT_REGS_PARM4(ctx);
-  pk_save_entry(3, &st);
+  st.aux = ctx->cx;
+  pk_save_entry_as(3, bpf_get_current_pid_tgid(), &st);
   return 0;
 }
 
 SEC("uretprobe")
 int pk_p3_return(struct pt_regs *ctx) {
   struct pk_pending st;
-  if (!pk_take_entry(3, &st)) return 0;
+  if (!pk_take_entry_as(3, bpf_get_current_pid_tgid(), &st)) return 0;
+  __s64 pk_rv = pk_ret(ctx, st.aux);
   pk_count(3, PK_STAT_HITS);
-  if (!(((__s32)PT_REGS_RC(ctx)) == 1LL)) { /* ret == 1 */
+  if (!(((__s32)pk_rv) == 1LL)) { /* ret == 1 */
     pk_count(3, PK_STAT_FILTERED);
     return 0;
   }

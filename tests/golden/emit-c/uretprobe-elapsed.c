@@ -3,6 +3,7 @@
 #define PK_EVENT_MAX 256
 #define PK_RINGBUF_SIZE 8388608
 #define PK_PENDING_ENTRIES 16384
+#define PK_PLACED_RETURNS 1
 #include "base.h"
 
 /* metric dns_lookup_ns: histogram */
@@ -35,14 +36,16 @@ int pk_p0_entry(struct pt_regs *ctx) {
   struct pk_pending st = {};
   st.a[0] = PT_REGS_PARM1(ctx);
   st.ts = bpf_ktime_get_ns();
-  pk_save_entry(0, &st);
+  st.aux = ctx->cx;
+  pk_save_entry_as(0, bpf_get_current_pid_tgid(), &st);
   return 0;
 }
 
 SEC("uretprobe")
 int pk_p0_return(struct pt_regs *ctx) {
   struct pk_pending st;
-  if (!pk_take_entry(0, &st)) return 0;
+  if (!pk_take_entry_as(0, bpf_get_current_pid_tgid(), &st)) return 0;
+  __s64 pk_rv = pk_ret(ctx, st.aux);
   pk_count(0, PK_STAT_HITS);
   { /* metric dns_lookup_ns */
     __u64 kbuf[3] = {};

@@ -3,6 +3,7 @@
 #define PK_EVENT_MAX 1024
 #define PK_RINGBUF_SIZE 8388608
 #define PK_PENDING_ENTRIES 16384
+#define PK_PLACED_RETURNS 1
 #include "base.h"
 
 #define PK_MMAP_PROT_OFF 32
@@ -16,16 +17,18 @@ int pk_p0_entry(struct pt_regs *ctx) {
   st.a[0] = PT_REGS_PARM1(ctx);
   st.a[1] = PT_REGS_PARM2(ctx);
   st.a[3] = PT_REGS_PARM4(ctx);
-  pk_save_entry(0, &st);
+  st.aux = ctx->cx;
+  pk_save_entry_as(0, bpf_get_current_pid_tgid(), &st);
   return 0;
 }
 
 SEC("uretprobe")
 int pk_p0_return(struct pt_regs *ctx) {
   struct pk_pending st;
-  if (!pk_take_entry(0, &st)) return 0;
+  if (!pk_take_entry_as(0, bpf_get_current_pid_tgid(), &st)) return 0;
+  __s64 pk_rv = pk_ret(ctx, st.aux);
   pk_count(0, PK_STAT_HITS);
-  if (!(((__s32)PT_REGS_RC(ctx)) == 1LL)) { /* ret == 1 */
+  if (!(((__s32)pk_rv) == 1LL)) { /* ret == 1 */
     pk_count(0, PK_STAT_FILTERED);
     return 0;
   }
@@ -35,7 +38,7 @@ int pk_p0_return(struct pt_regs *ctx) {
   __u8 *e = pk_begin(0);
   if (!e) return 0;
   *(__u64 *)(e + 32) = ((__u64)st.a[0]);
-  *(__s32 *)(e + 48) = ((__s32)PT_REGS_RC(ctx));
+  *(__s32 *)(e + 48) = ((__s32)pk_rv);
   *(__u64 *)(e + 40) = ((__u64)pk_d3);
   __u32 off = 56;
   off = pk_put_bytes(e, off, ((__u64)st.a[1]), ((__u64)((__u64)pk_d3)), PK_FIELD_CFG(512, 0, 0));
