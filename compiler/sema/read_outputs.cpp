@@ -21,12 +21,20 @@ struct SinkSchema {
 
 const std::vector<SinkSchema>& sink_schemas() {
   static const std::vector<SinkSchema> schemas = {
-      {"jsonl", {"path"}, {{"path", "-"}}},
+      {"jsonl", {"path", "queue_size"}, {{"path", "-"}}},
       {"orchestrator",
-       {"endpoint"},
+       {"endpoint", "log_calls", "queue_size"},
        {{"endpoint", "${METRIST_ORCHESTRATOR_ENDPOINT:-127.0.0.1:51712}"}}},
       {"prometheus", {"listen"}, {{"listen", "127.0.0.1:9435"}}},
-      {"otlp", {"endpoint", "encoding"}, {{"endpoint", "http://127.0.0.1:4318"}, {"encoding", "protobuf"}}},
+      {"otlp",
+       {"endpoint", "encoding", "service_name", "resource_attributes", "headers", "timeout",
+        "batch_size", "batch_delay", "queue_size", "metrics_interval", "retry_initial",
+        "retry_max_interval", "retry_max_elapsed"},
+       {{"endpoint", "${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:4318}"},
+        {"encoding", "protobuf"},
+        {"service_name", "${OTEL_SERVICE_NAME:-}"},
+        {"resource_attributes", "${OTEL_RESOURCE_ATTRIBUTES:-}"},
+        {"headers", "${OTEL_EXPORTER_OTLP_HEADERS:-}"}}},
   };
   return schemas;
 }

@@ -53,13 +53,15 @@ class Daemon {
 
   const DaemonOptions& opts_;
   Artifact artifact_;
+  // Declared before the sinks: exporters read the registry until the sinks are destroyed.
+  Registry registry_;
+  HandlerStats handler_stats_;  // across handler reloads; read by exporters' threads
   std::map<std::string, std::unique_ptr<Sink>> sinks_;
   std::unique_ptr<LuaRuntime> lua_;
   std::unique_ptr<BpfObject> object_;
   std::unique_ptr<Attacher> attacher_;
   std::unique_ptr<Discovery> discovery_;
   std::unique_ptr<RingReader> ring_;
-  Registry registry_;
   std::unique_ptr<PipelineCounters> counters_;
   std::unique_ptr<Pipeline> pipeline_;
   uint64_t unknown_sink_ = 0;
@@ -86,6 +88,7 @@ Status Daemon::load_handlers() {
   LuaRuntime::Options o;
   o.limits = opts_.lua;
   o.registry = &registry_;
+  o.stats = &handler_stats_;
   PROBE_ASSIGN_OR_RETURN(
       auto lua,
       LuaRuntime::create(m.handler_script, m, [this](const std::string& s, const nlohmann::json& r) { return emit(s, r); },
@@ -174,7 +177,7 @@ int Daemon::setup() {
       }
       v = *sub;
     }
-    auto sink = make_sink(resolved, SinkContext{&registry_});
+    auto sink = make_sink(resolved, SinkContext{&registry_, m.policy_name});
     if (!sink) {
       log::error("{}", sink.error().message);
       return kExitUser;
@@ -206,7 +209,7 @@ int Daemon::setup() {
   self.manifest = &artifact_.manifest;
   self.object = object_.get();
   self.pipeline = counters_.get();
-  if (lua_) self.handlers = [this] { return lua_->counters(); };
+  if (lua_) self.handlers = [this] { return handler_stats_.snapshot(); };
   self.sinks = &sinks_;
   self.attach_records = [this] { return attacher_ ? attacher_->records() : std::vector<AttachRecord>{}; };
   self.registry = &registry_;
@@ -367,6 +370,8 @@ int Daemon::run() {
   signal(SIGPIPE, SIG_IGN);
 
   if (int rc = setup(); rc != 0) {
+    // Exporter threads read the object and the handlers through the registry: stop them first.
+    sinks_.clear();
     if (attacher_) attacher_->detach_all();
     return rc;
   }

@@ -90,6 +90,7 @@ nlohmann::json lua_to_json(lua_State* L, int index, int depth) {
 LuaRuntime::LuaRuntime(const Manifest& manifest, EmitFn emit, Options options)
     : manifest_(manifest), emit_(std::move(emit)), limits_(options.limits), registry_(options.registry),
       clock_(std::move(options.clock)) {
+  if (options.stats) stats_ = options.stats;
   if (!clock_) clock_ = [] {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -159,7 +160,7 @@ void LuaRuntime::count_hook(lua_State* L, lua_Debug*) {
   LuaRuntime* rt = self(L);
   rt->instructions_ += kHookEvery;
   if (rt->instructions_ > rt->limits_.instructions_per_call) {
-    rt->counters_.budget_exceeded++;
+    rt->stats_->budget_exceeded.fetch_add(1, std::memory_order_relaxed);
     luaL_error(L, "instruction budget of %d exceeded", static_cast<int>(rt->limits_.instructions_per_call));
   }
 }
@@ -276,7 +277,7 @@ void LuaRuntime::install_sandbox() {
 }
 
 void LuaRuntime::report_error(const std::string& what, const std::string& message) {
-  counters_.errors++;
+  stats_->errors.fetch_add(1, std::memory_order_relaxed);
   std::string key = what + ": " + message;
   long long now = now_ms();
   auto it = last_reported_.find(key);
@@ -340,7 +341,7 @@ bool LuaRuntime::has_handler(uint32_t id) const {
 void LuaRuntime::dispatch(const EventView& ev) {
   uint32_t id = ev.probe().id;
   if (!has_handler(id)) return;
-  counters_.calls++;
+  stats_->calls.fetch_add(1, std::memory_order_relaxed);
   timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   lua_rawgeti(L_, LUA_REGISTRYINDEX, handler_refs_[id]);
@@ -348,7 +349,8 @@ void LuaRuntime::dispatch(const EventView& ev) {
   protected_call(1, ev.probe().handler);
   events_->end();
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  counters_.nanoseconds += static_cast<uint64_t>((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
+  stats_->nanoseconds.fetch_add(static_cast<uint64_t>((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec)),
+                                 std::memory_order_relaxed);
 }
 
 void LuaRuntime::call_hook(const char* name) {

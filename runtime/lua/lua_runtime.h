@@ -6,6 +6,7 @@
 // it never stops the daemon.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -36,6 +37,16 @@ struct HandlerCounters {
   uint64_t nanoseconds = 0;  // time in handlers
 };
 
+// Where a runtime counts: atomics, because exporters (/metrics, OTLP) read them from their own
+// threads; owned by the daemon so totals survive a handler reload.
+struct HandlerStats {
+  std::atomic<uint64_t> calls{0}, errors{0}, budget_exceeded{0}, nanoseconds{0};
+  HandlerCounters snapshot() const {
+    return {calls.load(std::memory_order_relaxed), errors.load(std::memory_order_relaxed),
+            budget_exceeded.load(std::memory_order_relaxed), nanoseconds.load(std::memory_order_relaxed)};
+  }
+};
+
 class Registry;
 class LuaEvents;
 
@@ -48,6 +59,7 @@ class LuaRuntime {
     LuaLimits limits;
     Registry* registry = nullptr;  // for `metrics`; without it `metrics` is not available
     ClockFn clock;                 // default: CLOCK_MONOTONIC (tests inject their own)
+    HandlerStats* stats = nullptr;  // where to count; default: the runtime's own
   };
 
   static Result<std::unique_ptr<LuaRuntime>> create(const std::string& script, const Manifest& manifest,
@@ -68,7 +80,7 @@ class LuaRuntime {
   // Runs the timers due at the clock's now; returns when the next one is due (0 if none).
   uint64_t run_timers();
   size_t timer_count() const { return timers_.size(); }
-  const HandlerCounters& counters() const { return counters_; }
+  HandlerCounters counters() const { return stats_->snapshot(); }
   size_t memory_in_use() const { return memory_; }
 
  private:
@@ -104,7 +116,8 @@ class LuaRuntime {
   uint64_t instructions_ = 0;
   std::string policy_dir_;
   std::vector<int> handler_refs_;  // per probe id; LUA_NOREF if none
-  HandlerCounters counters_;
+  HandlerStats own_stats_;
+  HandlerStats* stats_ = &own_stats_;
   std::map<std::string, long long> last_reported_;  // error text → last log time (ms)
 };
 

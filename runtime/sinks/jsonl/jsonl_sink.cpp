@@ -1,35 +1,71 @@
 #include "runtime/sinks/jsonl/jsonl_sink.h"
 
-#include <cerrno>
-#include <cstring>
+#include "common/log.h"
 
 namespace probe {
 
-Result<std::unique_ptr<JsonlSink>> JsonlSink::open(const std::string& id, const std::string& path) {
-  if (path == "-") return std::unique_ptr<JsonlSink>(new JsonlSink(id, stdout, false));
-  FILE* f = std::fopen(path.c_str(), "ae");
-  if (!f) return make_error("sink '{}': cannot open {}: {}", id, path, std::strerror(errno));
-  return std::unique_ptr<JsonlSink>(new JsonlSink(id, f, true));
-}
-
-JsonlSink::~JsonlSink() {
-  flush();
-  if (owned_) std::fclose(file_);
-}
-
-void JsonlSink::emit(const nlohmann::json& record) {
-  // Invalid UTF-8 in captured bytes becomes U+FFFD instead of aborting the record.
+std::string jsonl_line(const nlohmann::json& record) {
   std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   line.push_back('\n');
-  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size()) {
-    counters_.failed++;
-    return;
-  }
-  // A line must be visible as soon as it is written (operators tail it, tests read it).
-  std::fflush(file_);
-  counters_.sent++;
+  return line;
 }
 
-void JsonlSink::flush() { std::fflush(file_); }
+QueueOptions JsonlSink::default_queue() {
+  QueueOptions q;
+  q.max_items = 16384;
+  q.max_bytes = 32u << 20;
+  q.max_batch = 512;
+  return q;
+}
+
+Result<std::unique_ptr<JsonlSink>> JsonlSink::open(const std::string& id, const std::string& path,
+                                                   QueueOptions queue) {
+  auto file = LineFile::open(path);
+  if (!file) return make_error("sink '{}': {}", id, file.error().message);
+  return std::unique_ptr<JsonlSink>(new JsonlSink(id, std::move(*file), queue));
+}
+
+JsonlSink::JsonlSink(const std::string& id, LineFile file, QueueOptions queue)
+    : Sink(id),
+      file_(std::move(file)),
+      queue_(queue, {.consume = [this](std::vector<std::string>& b) { write_batch(b); },
+                     .tick = [this] { reopen_if_asked(); },
+                     .abandon = [this](size_t n) {
+                       counters_.dropped += n;
+                       log::warn("sink '{}': {} lines given up: not written before the flush deadline", this->id(), n);
+                     },
+                     .weigh = [](const std::string& s) { return s.size(); }}) {}
+
+void JsonlSink::emit(const nlohmann::json& record) {
+  if (!queue_.push(jsonl_line(record))) counters_.dropped++;
+}
+
+void JsonlSink::flush() { queue_.drain(std::chrono::seconds(2)); }
+
+void JsonlSink::reopen() {
+  reopen_asked_ = true;
+  queue_.request_tick();
+}
+
+void JsonlSink::reopen_if_asked() {
+  if (!reopen_asked_.exchange(false)) return;
+  if (auto st = file_.reopen(); !st)
+    log::warn("sink '{}': {}; still writing to the old file", id(), st.error().message);
+  else if (file_.path() != "-")
+    log::info("sink '{}': reopened {}", id(), file_.path());
+}
+
+void JsonlSink::write_batch(std::vector<std::string>& lines) {
+  reopen_if_asked();
+  std::string error;
+  size_t written = file_.write(lines, &error);
+  counters_.sent += written;
+  if (written < lines.size()) {
+    counters_.failed += lines.size() - written;
+    if (errors_.first(error))
+      log::warn("sink '{}': writing {}: {} ({} lines lost)", id(), file_.path(), error,
+                lines.size() - written);
+  }
+}
 
 }  // namespace probe

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "runtime/sinks/endpoint.h"  // split_endpoint, for the endpoint setting
+
 namespace probe {
 
 constexpr size_t kMaxDatagram = 8191;
@@ -15,8 +17,5 @@ std::optional<std::string> format_orchestrator_datagram(const std::string& metho
                                                         const std::string& host,
                                                         const std::string& path, double latency_ms,
                                                         std::string* why);
-
-// Splits "host:port" or "[v6]:port".
-bool split_endpoint(const std::string& endpoint, std::string* host, std::string* port);
 
 }  // namespace probe
