@@ -24,6 +24,9 @@ test_pkgs=(
   nginx-light openssl curl python3 ca-certificates iproute2 procps redis-server
   prometheus nodejs
   golang-go  # builds the Go TLS program that the .gopclntab and RET-site tests read
+  gnutls-bin wget  # GnuTLS clients (gnutls-cli; Debian's wget links GnuTLS) for tls/gnutls
+  libnss3-dev      # builds the NSS client the tls/nss test runs
+  bpftrace         # bench/e2e/https_overhead.py compares probekit against it
 )
 # npm comes with Debian's "npm" package, or inside another nodejs build (which then conflicts
 # with Debian's npm): install it only when the command is missing.

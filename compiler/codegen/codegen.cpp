@@ -174,8 +174,10 @@ std::optional<GeneratedProgram> generate(const plan::Plan& plan, Diagnostics& di
                           [](const plan::Probe& p) { return p.kind == plan::ProbeKind::kUsdt; });
   if (usdt) out.line("#include \"bpf/usdt.bpf.h\"");
   std::set<std::string> headers;
-  for (const auto& p : plan.probes)
+  for (const auto& p : plan.probes) {
     if (const auto* m = plan::find_matcher(p.matcher)) headers.insert(m->header);
+    if (p.stream) headers.insert("tls/stream.h");
+  }
   for (const auto& h : headers) out.line("#include \"{}\"", h);
   out.blank();
   if (uses_builtin(plan, plan::Builtin::kUserStack) || uses_builtin(plan, plan::Builtin::kKernelStack)) {

@@ -24,7 +24,10 @@ void ProbeEmitter::emit_record() {
   for (const auto& f : layout_.fields) {
     if (!f.is_variable()) continue;
     const plan::Capture* c = capture(f.name);
-    if (c->type == FieldType::kBytes)
+    if (c->type == FieldType::kBytes && stream_payload(*c))
+      out_.line("off = pk_put_bytes(e, off, {} + pk_so.offset, pk_stream_len({}, &pk_so), PK_FIELD_CFG({}, {}, {}));",
+                source_pointer(*c), capture_length(*c), c->max, probe_.id, memory_flag(*c));
+    else if (c->type == FieldType::kBytes)
       out_.line("off = pk_put_bytes(e, off, {}, {}, PK_FIELD_CFG({}, {}, {}));", source_pointer(*c),
                 capture_length(*c), c->max, probe_.id, memory_flag(*c));
     else

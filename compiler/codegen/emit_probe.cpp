@@ -21,6 +21,8 @@ ProbeEmitter::ProbeEmitter(const plan::Probe& probe, const plan::Target* target,
     if (c.len) note_value(*c.len);
   }
   for (const auto& f : probe_.filters) note_value(f.lhs);
+  if (probe_.stream && probe_.stream->conn) note_value(*probe_.stream->conn);
+  if (probe_.stream && probe_.stream->fd) note_value(*probe_.stream->fd);
   for (const auto* m : metrics_) {
     for (const auto& l : m->labels) note_value(l.value);
     if (m->metric->value) note_value(*m->metric->value);
@@ -131,7 +133,8 @@ void ProbeEmitter::emit_program(Stage stage, bool builds_record) {
   emit_derefs(stage);
   emit_filters(stage, true);
   if (builds_record) {
-    emit_matcher();
+    if (probe_.stream) emit_stream();
+    else emit_matcher();
     emit_metric_updates();
     if (probe_.emit_event) emit_record();
     else out_.line("return 0;");

@@ -156,6 +156,8 @@ std::string ProbeEmitter::value(const ValueRef& v, FieldType as) {
           return fmt::format("(({})bpf_get_stackid(ctx, &pk_stacks, BPF_F_USER_STACK))", t);
         case plan::Builtin::kKernelStack: return fmt::format("(({})bpf_get_stackid(ctx, &pk_stacks, 0))", t);
         case plan::Builtin::kComm: break;
+        default:
+          if (plan::is_stream_builtin(v.builtin)) return fmt::format("(({}){})", t, stream_value(v.builtin));
       }
       break;
     case ValueRef::Source::kCapture:
@@ -203,6 +205,8 @@ std::string ProbeEmitter::source_pointer(const plan::Capture& c) {
 }
 
 std::string ProbeEmitter::capture_length(const plan::Capture& c) {
+  if (c.value.source == ValueRef::Source::kBuiltin && plan::is_stream_builtin(c.value.builtin))
+    return "16ULL";  // stream.saddr / stream.daddr: IPv6-sized, IPv4 in the first four bytes
   if (c.len) return length(*c.len);
   if (c.value.source == ValueRef::Source::kTracepointField && probe_.tracepoint) {
     if (const TracepointField* f = probe_.tracepoint->field(c.value.name)) {
@@ -215,6 +219,8 @@ std::string ProbeEmitter::capture_length(const plan::Capture& c) {
 
 // Kernel probes read kernel memory, except the user pointers syscall tracepoints carry.
 int ProbeEmitter::memory_flag(const plan::Capture& c) const {
+  if (c.value.source == ValueRef::Source::kBuiltin && plan::is_stream_builtin(c.value.builtin))
+    return 1;  // copied from the program's own stack
   if (plan::is_user_space(probe_.kind)) return 0;
   if (c.value.source == ValueRef::Source::kTracepointField && probe_.tracepoint) {
     const TracepointField* f = probe_.tracepoint->field(c.value.name);

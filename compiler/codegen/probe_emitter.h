@@ -61,6 +61,10 @@ class ProbeEmitter {
   std::string head_of(const plan::Capture& c);
   // emit_captures.cpp
   void emit_record();
+  // emit_stream.cpp
+  void emit_stream();
+  bool stream_payload(const plan::Capture& c) const;
+  std::string stream_value(plan::Builtin b) const;
   // emit_metrics.cpp
   void emit_metric_updates();
   void emit_metric_update(const MetricLayout& m);

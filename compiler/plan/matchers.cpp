@@ -10,6 +10,9 @@ const std::vector<MatcherInfo>& matchers() {
        "HTTP/1.x request line (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, CONNECT, TRACE)"},
       {"http1_response", "proto/http1.h", "pk_match_http1", false, true,
        "HTTP/1.x status line"},
+      {"http", "tls/stream.h", "pk_stream_http", true, true,
+       "HTTP/1.x and HTTP/2 on a stream probe: request heads, response heads while a request "
+       "waits, HTTP/2 header blocks"},
   };
   return all;
 }

@@ -142,6 +142,41 @@ const char* builtin_name(Builtin b) {
     case Builtin::kElapsed: return "elapsed";
     case Builtin::kUserStack: return "ustack";
     case Builtin::kKernelStack: return "kstack";
+    case Builtin::kStreamConn: return "stream.conn";
+    case Builtin::kStreamFd: return "stream.fd";
+    case Builtin::kStreamProto: return "stream.proto";
+    case Builtin::kStreamLatency: return "stream.latency_ns";
+    case Builtin::kStreamFamily: return "stream.family";
+    case Builtin::kStreamSport: return "stream.sport";
+    case Builtin::kStreamDport: return "stream.dport";
+    case Builtin::kStreamSaddr: return "stream.saddr";
+    case Builtin::kStreamDaddr: return "stream.daddr";
+  }
+  return "?";
+}
+
+bool is_stream_builtin(Builtin b) {
+  switch (b) {
+    case Builtin::kStreamConn:
+    case Builtin::kStreamFd:
+    case Builtin::kStreamProto:
+    case Builtin::kStreamLatency:
+    case Builtin::kStreamFamily:
+    case Builtin::kStreamSport:
+    case Builtin::kStreamDport:
+    case Builtin::kStreamSaddr:
+    case Builtin::kStreamDaddr: return true;
+    default: return false;
+  }
+}
+
+const char* stream_role_name(Stream::Role r) {
+  switch (r) {
+    case Stream::Role::kSend: return "send";
+    case Stream::Role::kRecv: return "recv";
+    case Stream::Role::kEnter: return "enter";
+    case Stream::Role::kClose: return "close";
+    case Stream::Role::kBind: return "bind";
   }
   return "?";
 }

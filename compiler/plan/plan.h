@@ -62,8 +62,12 @@ enum class Builtin {
   kElapsed,     // ns since the function's entry (return probes)
   kUserStack,   // stack id of the user stack (ustack)
   kKernelStack, // stack id of the kernel stack (kstack)
+  // What a stream probe learnt (stdlib/bpf/tls/stream.h); "stream.NAME" in policies.
+  kStreamConn, kStreamFd, kStreamProto, kStreamLatency, kStreamFamily, kStreamSport,
+  kStreamDport, kStreamSaddr, kStreamDaddr,
 };
 const char* builtin_name(Builtin b);
+bool is_stream_builtin(Builtin b);
 
 // Where a captured or filtered value comes from.
 struct ValueRef {
@@ -142,6 +146,24 @@ struct Signature {
   bool variadic = false;
 };
 
+// A probe on a TLS (or other plaintext) stream: the kernel keeps per-connection state
+// (stdlib/bpf/tls/stream.h) so only request heads, response heads and HTTP/2 header blocks
+// cross to user space, and ties each connection to its socket.
+struct Stream {
+  enum class Role {
+    kSend,   // plaintext written: a request head crosses (HTTP/1.x), or header blocks (HTTP/2)
+    kRecv,   // plaintext read: a response head crosses while a request waits
+    kEnter,  // a call that may write to the socket starts (handshake): bind it
+    kClose,  // the connection object is freed: forget its state
+    kBind,   // a write-like syscall: the socket of the TLS call running on this thread
+  };
+  Role role = Role::kSend;
+  std::optional<ValueRef> conn;  // the connection object (all roles but bind)
+  std::optional<ValueRef> fd;    // bind: the syscall's file descriptor
+  SourceRange range;
+};
+const char* stream_role_name(Stream::Role r);
+
 struct Probe {
   uint32_t id = 0;
   std::string name;
@@ -158,6 +180,7 @@ struct Probe {
   std::vector<Filter> filters;
   std::string matcher;        // protocol matcher name, "" for none
   std::string match_capture;  // the bytes capture the matcher inspects
+  std::optional<Stream> stream;
   bool emit_event = true;
   std::string handler;  // Lua function, "" for the default on_<name>
   std::optional<Signature> signature;

@@ -230,7 +230,13 @@ std::optional<plan::Capture> read_capture(const Node& node, const plan::Probe& p
       return std::nullopt;
     }
   }
-  if (c.type == FieldType::kBytes && !len && p_fixed_array(probe, c.value)) {
+  bool stream_address = c.value.source == ValueRef::Source::kBuiltin &&
+                        plan::is_stream_builtin(c.value.builtin) && c.type == FieldType::kBytes;
+  if (stream_address) {
+    // stream.saddr / stream.daddr: 16 bytes (IPv4 in the first four, see stream.family).
+    if (len) diags.error(len->range, fmt::format("'{}' has a fixed length of 16 bytes", c.value.text));
+    c.max = 16;
+  } else if (c.type == FieldType::kBytes && !len && p_fixed_array(probe, c.value)) {
     // A fixed array in the tracepoint record has its length built in.
     c.max = static_cast<uint32_t>(max.value_or(p_fixed_array(probe, c.value)));
   } else if (c.type == FieldType::kBytes) {
@@ -301,6 +307,93 @@ void resolve_kernel_side(SemaContext& ctx, plan::Probe& p, const Node* at) {
   p.kernel_arity = static_cast<int>((*fn)->params.size());
 }
 
+// stream = { role = "send", conn = "conn" }: per-connection state in the kernel
+// (stdlib/bpf/tls/stream.h). Send and receive probes filter with it, as match = "http".
+void read_stream(SemaContext& ctx, plan::Probe& p, const Node& node, const Node* match) {
+  using Role = plan::Stream::Role;
+  std::string what = fmt::format("stream of probe '{}'", p.name);
+  TableReader r(node, what, ctx.diags);
+  const Node* role = r.require("role", Node::Kind::kString);
+  const Node* conn = r.get("conn", Node::Kind::kString);
+  const Node* fd = r.get("fd", Node::Kind::kString);
+  r.finish();
+  if (!role) return;
+  plan::Stream s;
+  s.range = node.range;
+  static const std::vector<std::string> roles = {"send", "recv", "enter", "close", "bind"};
+  if (role->str == "send") s.role = Role::kSend;
+  else if (role->str == "recv") s.role = Role::kRecv;
+  else if (role->str == "enter") s.role = Role::kEnter;
+  else if (role->str == "close") s.role = Role::kClose;
+  else if (role->str == "bind") s.role = Role::kBind;
+  else {
+    std::string hint = did_you_mean(role->str, roles);
+    ctx.diags.error(role->range, fmt::format("unknown stream role '{}'", role->str),
+                    hint.empty() ? "expected send, recv, enter, close or bind" : hint);
+    return;
+  }
+  if (s.role == Role::kBind) {
+    if (!fd) {
+      ctx.diags.error(node.range, fmt::format("{}: role \"bind\" needs fd", what),
+                      "name the syscall's file descriptor, e.g. fd = \"args.fd\"");
+      return;
+    }
+    if (conn) ctx.diags.error(conn->key_range, fmt::format("{}: a bind probe finds the connection itself", what),
+                              "drop conn; the TLS call running on the same thread names it");
+    s.fd = read_value(*fd, true, p, ctx.diags);
+    if (!s.fd) return;
+  } else {
+    if (!conn) {
+      ctx.diags.error(node.range, fmt::format("{}: role \"{}\" needs conn", what, role->str),
+                      "name the connection object, e.g. conn = \"ssl\" (a capture) or \"arg0\"");
+      return;
+    }
+    if (fd) ctx.diags.error(fd->key_range, fmt::format("{}: fd applies to role \"bind\" only", what));
+    s.conn = read_value(*conn, true, p, ctx.diags);
+    if (!s.conn) return;
+  }
+  bool data_role = s.role == Role::kSend || s.role == Role::kRecv;
+  if (match && !data_role)
+    ctx.diags.error(match->range, fmt::format("probe '{}': a {} stream probe carries no payload to match",
+                                              p.name, role->str));
+  if (data_role && p.matcher.empty() && !match) {
+    // The stream filter is the HTTP one; say so where the policy did not.
+    p.matcher = "http";
+    for (const auto& c : p.captures)
+      if (plan::is_variable(c.type) && c.value.source != ValueRef::Source::kBuiltin) {
+        p.match_capture = c.name;
+        break;
+      }
+  }
+  if (data_role && p.match_capture.empty())
+    ctx.diags.error(node.range, fmt::format("probe '{}' streams no payload", p.name),
+                    "capture the plaintext, e.g. { name = \"data\", value = \"buf\", type = \"bytes\", "
+                    "len = \"num\" }");
+  if (data_role && !p.matcher.empty() && p.matcher != "http")
+    ctx.diags.error(match ? match->range : node.range,
+                    fmt::format("probe '{}': a stream filters with match = \"http\", not \"{}\"", p.name,
+                                p.matcher),
+                    "drop match (the stream recognises HTTP/1.x and HTTP/2 itself)");
+  p.stream = std::move(s);
+}
+
+// stream.* values exist only in stream probes, and only once the stream check has run.
+void check_stream_values(SemaContext& ctx, const plan::Probe& p) {
+  auto bad = [&](const ValueRef& v) {
+    return v.source == ValueRef::Source::kBuiltin && plan::is_stream_builtin(v.builtin);
+  };
+  if (!p.stream)
+    for (const auto& c : p.captures)
+      if (bad(c.value))
+        ctx.diags.error(c.value.range, fmt::format("'{}' needs a stream probe", c.value.text),
+                        "add stream = { role = \"send\", conn = \"...\" } to the probe");
+  for (const auto& f : p.filters)
+    if (bad(f.lhs))
+      ctx.diags.error(f.range, fmt::format("filter on '{}': stream values are known only after the stream "
+                                           "check, which runs after filters", f.lhs.text),
+                      "filter in the handler instead");
+}
+
 void read_probe(SemaContext& ctx, const std::string& name, const Node& node) {
   std::string what = fmt::format("probe '{}'", name);
   plan::Probe p;
@@ -367,6 +460,7 @@ void read_probe(SemaContext& ctx, const std::string& name, const Node& node) {
   std::vector<std::string> filters = r.strings("filter", &filter_ranges);
   const Node* match = r.get("match", Node::Kind::kString);
   const Node* match_on = r.get("match_on", Node::Kind::kString);
+  const Node* stream = r.get("stream", Node::Kind::kTable);
   if (auto ev = r.boolean("event")) p.emit_event = *ev;
   if (auto h = r.string("handler")) p.handler = *h;
   r.get("description", Node::Kind::kString);
@@ -508,6 +602,11 @@ void read_probe(SemaContext& ctx, const std::string& name, const Node& node) {
   } else if (match_on) {
     ctx.diags.error(match_on->range, "'match_on' needs a 'match' protocol");
   }
+  if (stream) read_stream(ctx, p, *stream, match);
+  else if (p.matcher == "http")
+    ctx.diags.error(match->range, fmt::format("{}: match = \"http\" follows connections", what),
+                    "add stream = { role = \"send\" or \"recv\", conn = \"<connection object>\" }");
+  check_stream_values(ctx, p);
   ctx.probe_nodes.push_back(&node);
   ctx.plan.probes.push_back(std::move(p));
 }

@@ -66,6 +66,7 @@ struct Includer {
   std::vector<std::string> stack;    // include chain (canonical paths), for cycles
   std::vector<std::string> shown;    // the same chain as users wrote it
   std::map<std::string, std::string> defined_in;  // "probe.x" → file that defined it
+  std::set<std::string> included;  // pack path + parameter values already merged
 
   // Replaces {{name}} in every string of `n`.
   void substitute(Node& n, const std::map<std::string, Node>& params, const std::string& pack) {
@@ -242,6 +243,11 @@ struct Includer {
         values[k] = v;
       }
     }
+    // The same pack with the same parameters twice (tls/openssl and tls/gnutls both include
+    // tls/sockets) is one set of definitions, not a conflict.
+    std::string identity = pack_path;
+    for (const auto& [k, v] : values) identity += "\n" + k + "=" + param_text(v);
+    if (!included.insert(identity).second) return;
     substitute(*doc, values, spec);
     stack.push_back(pack_path);
     shown.push_back(pack_shown);

@@ -21,6 +21,11 @@ constexpr BuiltinName kBuiltins[] = {
     {"cgroup", Builtin::kCgroup}, {"ts", Builtin::kTimestamp}, {"uid", Builtin::kUid},
     {"gid", Builtin::kGid}, {"cpu", Builtin::kCpu}, {"elapsed", Builtin::kElapsed},
     {"ustack", Builtin::kUserStack}, {"kstack", Builtin::kKernelStack},
+    {"stream.conn", Builtin::kStreamConn}, {"stream.fd", Builtin::kStreamFd},
+    {"stream.proto", Builtin::kStreamProto}, {"stream.latency_ns", Builtin::kStreamLatency},
+    {"stream.family", Builtin::kStreamFamily}, {"stream.sport", Builtin::kStreamSport},
+    {"stream.dport", Builtin::kStreamDport}, {"stream.saddr", Builtin::kStreamSaddr},
+    {"stream.daddr", Builtin::kStreamDaddr},
 };
 
 constexpr int kMaxArg = 5;  // x86-64 passes six integer arguments in registers
@@ -66,6 +71,15 @@ plan::FieldType builtin_type(Builtin b) {
     case Builtin::kElapsed: return plan::FieldType::kU64;
     case Builtin::kUserStack:
     case Builtin::kKernelStack: return plan::FieldType::kI64;
+    case Builtin::kStreamConn:
+    case Builtin::kStreamLatency: return plan::FieldType::kU64;
+    case Builtin::kStreamFd: return plan::FieldType::kI32;
+    case Builtin::kStreamProto: return plan::FieldType::kU8;
+    case Builtin::kStreamFamily:
+    case Builtin::kStreamSport:
+    case Builtin::kStreamDport: return plan::FieldType::kU16;
+    case Builtin::kStreamSaddr:
+    case Builtin::kStreamDaddr: return plan::FieldType::kBytes;
     default: return plan::FieldType::kU32;
   }
 }

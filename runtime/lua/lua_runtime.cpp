@@ -11,7 +11,9 @@
 #include "common/files.h"
 #include "common/log.h"
 #include "runtime/lua/lua_event.h"
+#include "runtime/lua/lua_http2.h"
 #include "runtime/lua/lua_metrics.h"
+#include "runtime/lua/lua_proc.h"
 #include "stdlib/stdlib.h"
 
 namespace probe {
@@ -26,6 +28,22 @@ long long now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+// Modules written in C++, found by require() before the Lua stdlib and the policy's directory.
+struct NativeModule {
+  const char* name;
+  lua_CFunction open;  // pushes the module table
+};
+constexpr NativeModule kNativeModules[] = {
+    {"probekit.http2", open_lua_http2},
+    {"probekit.proc", open_lua_proc},
+};
+
+lua_CFunction find_native_module(const std::string& name) {
+  for (const auto& m : kNativeModules)
+    if (name == m.name) return m.open;
+  return nullptr;
 }
 
 LuaRuntime* self(lua_State* L) {
@@ -194,7 +212,8 @@ int LuaRuntime::l_load(lua_State* L) {
   return 1;
 }
 
-// require("probekit.http") loads lua/probekit/http.lua from the embedded stdlib, then
+// require("probekit.http") loads a native module (kNativeModules), else
+// lua/probekit/http.lua from the embedded stdlib, else
 // <policy dir>/<name>.lua; nothing else on the file system is reachable.
 int LuaRuntime::l_require(lua_State* L) {
   std::string name = luaL_checkstring(L, 1);
@@ -205,6 +224,13 @@ int LuaRuntime::l_require(lua_State* L) {
   lua_getfield(L, -1, name.c_str());
   if (!lua_isnil(L, -1)) return 1;
   lua_pop(L, 1);
+  if (lua_CFunction open = find_native_module(name)) {
+    lua_pushcfunction(L, open);
+    lua_call(L, 0, 1);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, name.c_str());
+    return 1;
+  }
   std::string rel = name;
   for (char& c : rel)
     if (c == '.') c = '/';

@@ -58,6 +58,55 @@ struct pt_regs {
   unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, orig_ax, ip,
       cs, flags, sp, ss;
 };
+
+/* The path from the current task to a socket's addresses (stdlib/bpf/tls/stream.h binds a
+ * TLS connection to its socket). Fields inside the kernel's anonymous unions are named
+ * directly: libbpf finds them through the anonymous members when it relocates. */
+struct in6_addr {
+  union {
+    __u8 u6_addr8[16];
+  } in6_u;
+};
+
+struct sock_common {
+  __be32 skc_daddr;
+  __be32 skc_rcv_saddr;
+  __be16 skc_dport;
+  __u16 skc_num;
+  unsigned short skc_family;
+  struct in6_addr skc_v6_daddr;
+  struct in6_addr skc_v6_rcv_saddr;
+};
+
+struct sock {
+  struct sock_common __sk_common;
+};
+
+struct socket {
+  struct sock *sk;
+};
+
+struct inode {
+  unsigned short i_mode;
+};
+
+struct file {
+  struct inode *f_inode;
+  void *private_data;
+};
+
+struct fdtable {
+  unsigned int max_fds;
+  struct file **fd;
+};
+
+struct files_struct {
+  struct fdtable *fdt;
+};
+
+struct task_struct {
+  struct files_struct *files;
+};
 #pragma clang attribute pop
 
 #endif

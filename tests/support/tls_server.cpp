@@ -24,6 +24,17 @@ NginxTls::NginxTls() {
   }
   // nginx workers run as www-data and must read the document root.
   chmod(dir_.path().c_str(), 0755);
+  // /files/big: 1 MiB whose 4 KiB blocks each start like an HTTP response, so a body that
+  // looks like a head is in every TLS record the client reads.
+  mkdir(dir_.file("www").c_str(), 0755);
+  std::string big;
+  while (big.size() < kBigFileBytes) {
+    std::string block = fmt::format("HTTP/1.1 500 Body Not Head\r\nblock: {}\r\n\r\n", big.size() / 4096);
+    block.resize(4096, static_cast<char>('a' + (big.size() / 4096) % 26));
+    big += block;
+  }
+  big.resize(kBigFileBytes);
+  write_text(dir_.file("www/big"), big);
   port_ = free_tcp_port();
   std::string conf = fmt::format(R"(
 worker_processes 1;
@@ -43,6 +54,7 @@ http {{
     ssl_certificate_key {0}/key.pem;
     keepalive_requests 100000;
     location / {{ return 200 "hello from nginx\n"; }}
+    location /files/ {{ alias {0}/www/; }}
   }}
 }}
 )",

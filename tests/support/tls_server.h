@@ -12,6 +12,8 @@ namespace probe::test {
 
 class NginxTls {
  public:
+  // Bytes of /files/big.
+  static constexpr size_t kBigFileBytes = 1 << 20;
   // Starts nginx; check error() before use (nullopt means it is serving).
   NginxTls();
   ~NginxTls();

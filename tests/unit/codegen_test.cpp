@@ -23,7 +23,7 @@ std::optional<GeneratedProgram> generate_from(const std::string& path) {
 }
 
 TEST(Codegen, SamePolicySameBytes) {
-  std::string path = test::source_dir() + "/policies/api-discovery.toml";
+  std::string path = test::source_dir() + "/tests/unit/data/openssl-plaintext.toml";
   auto a = generate_from(path);
   auto b = generate_from(path);
   ASSERT_TRUE(a && b);
@@ -33,8 +33,8 @@ TEST(Codegen, SamePolicySameBytes) {
 
 TEST(Codegen, OutputDoesNotDependOnWhereThePolicyLives) {
   test::TempDir dir;
-  std::string src = test::source_dir() + "/policies/api-discovery.toml";
-  std::string copy = dir.file("api-discovery.toml");
+  std::string src = test::source_dir() + "/tests/unit/data/openssl-plaintext.toml";
+  std::string copy = dir.file("openssl-plaintext.toml");
   test::write_text(copy, *read_file(src));
   auto a = generate_from(src);
   auto b = generate_from(copy);
@@ -45,7 +45,7 @@ TEST(Codegen, OutputDoesNotDependOnWhereThePolicyLives) {
 }
 
 TEST(Codegen, PairsEntryAndReturnForReturnProbes) {
-  auto g = generate_from(test::source_dir() + "/policies/api-discovery.toml");
+  auto g = generate_from(test::source_dir() + "/tests/unit/data/openssl-plaintext.toml");
   ASSERT_TRUE(g);
   const auto& probes = g->manifest.probes;
   ASSERT_EQ(probes.size(), 4u);

@@ -28,45 +28,51 @@ const plan::Probe& probe_named(const plan::Plan& p, const std::string& name) {
 TEST(PolicyFrontend, ReadsApiDiscoveryPolicy) {
   plan::Plan p = load("policies/api-discovery.toml");
   EXPECT_EQ(p.name, "api-discovery");
-  // The OpenSSL probes come from the tls/openssl pack.
-  ASSERT_EQ(p.targets.size(), 1u);
-  EXPECT_EQ(p.targets[0].name, "openssl");
-  EXPECT_EQ(p.targets[0].kind, plan::Target::Kind::kLibrary);
+  // Targets come from the tls/* packs; each is optional in this policy.
+  std::vector<std::string> targets;
+  for (const auto& t : p.targets) {
+    targets.push_back(t.name);
+    EXPECT_TRUE(t.optional) << t.name;
+  }
+  EXPECT_EQ(targets, (std::vector<std::string>{"openssl", "openssl_static", "gnutls", "nspr"}));
   EXPECT_EQ(p.targets[0].spec, "libssl.so.3");
   EXPECT_EQ(p.targets[0].range.file->path(), "<stdlib>/packs/tls/openssl.toml");
 
-  ASSERT_EQ(p.probes.size(), 4u);
-  EXPECT_EQ(p.probes[0].name, "ssl_write");
-  EXPECT_EQ(p.probes[3].name, "ssl_read_ex");
-
+  // Writes are return probes (a retried SSL_write sent nothing), filtered by the stream.
   const auto& w = probe_named(p, "ssl_write");
-  EXPECT_EQ(w.kind, plan::ProbeKind::kUprobe);
+  EXPECT_EQ(w.kind, plan::ProbeKind::kUretprobe);
   EXPECT_EQ(w.symbol, "SSL_write");
-  EXPECT_EQ(w.matcher, "http1");
+  EXPECT_EQ(w.matcher, "http");
   EXPECT_EQ(w.match_capture, "data");
   EXPECT_EQ(w.handler, "on_tls_write");
-  EXPECT_FALSE(w.paired());
+  ASSERT_TRUE(w.stream.has_value());
+  EXPECT_EQ(w.stream->role, plan::Stream::Role::kSend);
+  ASSERT_TRUE(w.stream->conn.has_value());
+  EXPECT_EQ(w.stream->conn->source, plan::ValueRef::Source::kArg);
+  EXPECT_EQ(w.stream->conn->index, 0);
+  EXPECT_TRUE(w.paired());
   ASSERT_TRUE(w.signature.has_value());
-  EXPECT_EQ(w.signature->params.size(), 3u);
   EXPECT_EQ(w.signature->params[2].type, plan::FieldType::kI32);
-  // "num > 0" names the signature's third parameter.
   ASSERT_EQ(w.filters.size(), 1u);
   EXPECT_EQ(w.filters[0].op, plan::FilterOp::kGt);
-  EXPECT_EQ(w.filters[0].lhs.source, plan::ValueRef::Source::kArg);
-  EXPECT_EQ(w.filters[0].lhs.index, 2);
+  EXPECT_EQ(w.filters[0].lhs.source, plan::ValueRef::Source::kRet);
 
   const auto& r = probe_named(p, "ssl_read");
   EXPECT_EQ(r.kind, plan::ProbeKind::kUretprobe);
   EXPECT_EQ(r.returns, plan::FieldType::kI32);
-  EXPECT_TRUE(r.paired());
+  EXPECT_EQ(r.stream->role, plan::Stream::Role::kRecv);
   const plan::Capture* data = nullptr;
-  for (const auto& c : r.captures)
+  const plan::Capture* latency = nullptr;
+  for (const auto& c : r.captures) {
     if (c.name == "data") data = &c;
+    if (c.name == "latency_ns") latency = &c;
+  }
   ASSERT_NE(data, nullptr);
   EXPECT_EQ(data->type, plan::FieldType::kBytes);
   EXPECT_EQ(data->max, 4096u);  // the pack's {{max}}, set by the policy
-  ASSERT_TRUE(data->len.has_value());
   EXPECT_EQ(data->len->source, plan::ValueRef::Source::kRet);
+  ASSERT_NE(latency, nullptr);
+  EXPECT_EQ(latency->value.builtin, plan::Builtin::kStreamLatency);
 
   const auto& rx = probe_named(p, "ssl_read_ex");
   for (const auto& c : rx.captures)
@@ -75,11 +81,19 @@ TEST(PolicyFrontend, ReadsApiDiscoveryPolicy) {
       EXPECT_EQ(c.len->index, 3);
     }
 
+  // tls/sockets comes once although three packs include it.
+  int binds = 0;
+  for (const auto& pr : p.probes)
+    if (pr.stream && pr.stream->role == plan::Stream::Role::kBind) ++binds;
+  EXPECT_EQ(binds, 4);
+  EXPECT_EQ(probe_named(p, "ssl_free").stream->role, plan::Stream::Role::kClose);
+  EXPECT_EQ(probe_named(p, "gnutls_handshake").stream->role, plan::Stream::Role::kEnter);
+
   EXPECT_NE(p.handlers.script.find("policies/api-discovery.lua"), std::string::npos);
-  ASSERT_EQ(p.sinks.size(), 2u);
-  EXPECT_EQ(p.sinks[1].type, "orchestrator");
-  EXPECT_EQ(p.sinks[1].settings.at("endpoint"),
-            "${METRIST_ORCHESTRATOR_ENDPOINT:-127.0.0.1:51712}");
+  std::vector<std::string> sinks;
+  for (const auto& s : p.sinks) sinks.push_back(s.type);
+  EXPECT_EQ(sinks, (std::vector<std::string>{"jsonl", "orchestrator", "prometheus"}));
+  EXPECT_EQ(p.sinks[1].settings.at("endpoint"), "${METRIST_ORCHESTRATOR_ENDPOINT:-127.0.0.1:51712}");
 }
 
 TEST(PolicyFrontend, PackParametersTakeTheirTypeAndDefaults) {
@@ -87,16 +101,18 @@ TEST(PolicyFrontend, PackParametersTakeTheirTypeAndDefaults) {
   SemaOptions opts;
   opts.check_host = false;
   auto plan = analyze_policy_text(
-      "p.toml", "[policy]\nname = \"x\"\ninclude = [{ pack = \"tls/openssl\", params = { match = \"http1_response\" } }]\n",
+      "p.toml", "[policy]\nname = \"x\"\ninclude = [{ pack = \"tls/openssl\", params = { max = 512, optional = true } }]\n",
       opts, diags);
   ASSERT_TRUE(plan) << diags.format();
-  for (const auto& pr : plan->probes) {
-    EXPECT_EQ(pr.matcher, "http1_response");
-    for (const auto& c : pr.captures)
-      if (c.name == "data") {
-        EXPECT_EQ(c.max, 4096u);  // default of max
-      }
-  }
+  EXPECT_TRUE(plan->targets[0].optional);  // "{{optional}}" took the parameter's boolean type
+  for (const auto& pr : plan->probes)
+    for (const auto& c : pr.captures) {
+      if (c.name == "data") EXPECT_EQ(c.max, 512u);
+      if (c.name == "sni") EXPECT_EQ(c.max, 256u);  // not a parameter
+    }
+  auto defaults = analyze_policy_text("q.toml", "[policy]\nname = \"y\"\ninclude = [\"tls/openssl\"]\n", opts, diags);
+  ASSERT_TRUE(defaults) << diags.format();
+  EXPECT_FALSE(defaults->targets[0].optional);
 }
 
 TEST(PolicyFrontend, LuaPolicyBuildsTheSameStructure) {

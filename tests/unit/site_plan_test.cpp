@@ -100,7 +100,7 @@ capture = [{ name = "rc", value = "ret" }]
 }
 
 TEST_F(SitePlan, ProbecExplainPolicyPrintsThePlan) {
-  auto [rc, out] = test::run({test::probec_path(), "explain", test::source_dir() + "/policies/api-discovery.toml"});
+  auto [rc, out] = test::run({test::probec_path(), "explain", test::source_dir() + "/tests/unit/data/openssl-plaintext.toml"});
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("ssl_write (uprobe SSL_write, placement shared): forwarded-internal-function"), std::string::npos) << out;
   EXPECT_NE(out.find("ssl_write_ex (uprobe SSL_write_ex, placement shared): covered by probe 'ssl_write'"), std::string::npos) << out;
