@@ -59,9 +59,22 @@ local function host_of(c, header_host)
   return c.sni or c.peer or "unknown"
 end
 
+-- /proc facts per process, looked up once a few seconds (pids are reused, processes exec).
+local procs, nprocs = {}, 0
+local function process(ev)
+  local p = procs[ev.pid]
+  if p and ev.ts - p.at < 5e9 then return p end
+  if nprocs >= 4096 then procs, nprocs = {}, 0 end
+  p = proc.info(ev.pid)
+  p.at = ev.ts
+  if not procs[ev.pid] then nprocs = nprocs + 1 end
+  procs[ev.pid] = p
+  return p
+end
+
 local function report(ev, c, req, status, latency_ns, protocol)
   local latency_ms = latency_ns / 1e6
-  local p = proc.info(ev.pid)
+  local p = process(ev)
   local record = {
     method = req.method,
     host = req.host,
@@ -76,7 +89,6 @@ local function report(ev, c, req, status, latency_ns, protocol)
     container = p.container,
     tls = { sni = c.sni, alpn = c.alpn },
     peer = c.peer,
-    request_headers = req.headers,
   }
   emit("jsonl", record)
   emit("orchestrator", { method = req.method, host = req.host, path = req.path, latency_ms = latency_ms })
@@ -99,23 +111,23 @@ local function h1_request(ev, c)
     method = req.method,
     host = host_of(c, req.headers["host"]),
     path = redact.target(req.target),
-    headers = redact.headers(req.headers),
     comm = ev.comm,
     ts = ev.ts,
   }
 end
 
 local function h1_response(ev, c)
-  local resp = http.parse_response(ev.data)
-  if not resp or c.head > c.tail then return end
+  if c.head > c.tail then return end
+  -- The kernel sent only the status line and the first headers; the status is all we need.
+  local status = http.status(ev.data)
   -- 1xx responses (100 Continue) precede the final one for the same request.
-  if resp.status < 200 then return end
+  if not status or status < 200 then return end
   local req = c.waiting[c.head]
   c.waiting[c.head] = nil
   c.head = c.head + 1
   local ns = ev.latency_ns
   if not ns or ns <= 0 then ns = ev.ts - req.ts end
-  report(ev, c, req, resp.status, ns, "HTTP/1.1")
+  report(ev, c, req, status, ns, "HTTP/1.1")
 end
 
 -- HTTP/2 -------------------------------------------------------------------------------
@@ -144,7 +156,6 @@ local function h2_write(ev, c)
         method = h[":method"],
         host = host_of(c, h[":authority"] or h["host"]),
         path = redact.target(h[":path"] or "/"),
-        headers = redact.headers(h),
         comm = ev.comm,
         ts = ev.ts,
       }
@@ -170,6 +181,8 @@ local function h2_read(ev, c)
 end
 
 -- Probes -------------------------------------------------------------------------------
+-- Records carry no request headers: a policy that adds them passes them through
+-- redact.headers() first (Authorization, Cookie, API keys, ... become "REDACTED").
 
 function on_tls_write(ev)
   local c = conn_of(ev)

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "runtime/events/process_info.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/strings.h"
@@ -109,6 +110,7 @@ void Discovery::on_event(const void* data, size_t size) {
   if (ev.kind == PK_WATCH_EXIT) {
     pending_.erase(static_cast<pid_t>(ev.pid));
     forget_pid(static_cast<pid_t>(ev.pid));
+    ProcessInfoCache::instance().exited(static_cast<pid_t>(ev.pid));
   } else {
     pending_.insert(static_cast<pid_t>(ev.pid));  // one scan per process per batch of events
   }
@@ -125,6 +127,8 @@ int Discovery::consume() {
 
 void Discovery::scan_pid(pid_t pid) {
   ++scans_;
+  // Who the process is, while it is there to ask (its events may be handled after it exits).
+  if (proc_ == "/proc") ProcessInfoCache::instance().remember(pid);
   update_selectors(pid);
   bool any_files = false;
   for (const auto& s : targets_) any_files |= s.target->kind != plan::Target::Kind::kProcess;

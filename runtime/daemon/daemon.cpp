@@ -6,9 +6,11 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <thread>
 
 #include "common/files.h"
 #include "common/log.h"
@@ -165,7 +167,18 @@ int Daemon::setup() {
 
   // A policy without sinks prints its events: the bpftrace-like default users expect.
   std::vector<SinkManifest> sinks = m.sinks;
-  if (sinks.empty()) sinks.push_back({"jsonl", {{"id", "jsonl"}, {"path", "-"}}});
+  if (sinks.empty() && opts_.sink_overrides.empty()) sinks.push_back({"jsonl", {{"id", "jsonl"}, {"path", "-"}}});
+  for (const auto& o : opts_.sink_overrides) {
+    auto it = std::find_if(sinks.begin(), sinks.end(), [&](const SinkManifest& s) {
+      return (s.settings.count("id") ? s.settings.at("id") : s.type) == o.id;
+    });
+    if (it == sinks.end()) {
+      sinks.push_back({o.id, {{"id", o.id}}});
+      it = sinks.end() - 1;
+    }
+    if (o.key == "type") it->type = o.value;
+    else it->settings[o.key] = o.value;
+  }
   for (const auto& s : sinks) {
     SinkManifest resolved = s;
     for (auto& [k, v] : resolved.settings) {
@@ -321,7 +334,11 @@ int Daemon::loop() {
     for (int i = 0; i < n; ++i) {
       int fd = events[i].data.fd;
       if (fd == ring_->epoll_fd()) {
-        ring_->consume();
+        for (auto& [id, s] : sinks_) s->hold();
+        int consumed = ring_->consume();
+        for (auto& [id, s] : sinks_) s->release();
+        if (consumed > 0 && opts_.batch_window_ms > 0)
+          std::this_thread::sleep_for(std::chrono::milliseconds(opts_.batch_window_ms));
       } else if (fd == wfd) {
         discovery_->consume();
       } else if (fd == lua_timer) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "runtime/daemon/artifact_source.h"
 #include "runtime/lua/lua_runtime.h"
@@ -15,6 +16,15 @@ struct DaemonOptions {
   double duration_s = 0;  // stop after this long; 0 = until SIGINT/SIGTERM
   int stats_interval_s = 10;
   int rescan_interval_s = 10;
+  // After a wake-up that found events, wait this long before looking again, so a busy ring
+  // is drained in batches instead of one wake-up (and one kernel notification) per event.
+  int batch_window_ms = 2;
+  // --sink ID.KEY=VALUE: settings that replace (or add to) the policy's [sinks.ID] tables; an
+  // ID the policy lacks adds a sink of type ID.
+  struct SinkOverride {
+    std::string id, key, value;
+  };
+  std::vector<SinkOverride> sink_overrides;
   LuaLimits lua;
 };
 

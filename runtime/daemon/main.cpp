@@ -27,6 +27,11 @@ Options:
   --duration SECONDS   stop after this long (default: until SIGINT/SIGTERM)
   --stats-interval S   seconds between loss reports (default: 10)
   --rescan-interval S  seconds between rescans of /proc for new files (default: 10)
+  --sink ID.KEY=VALUE  set a sink setting over the policy's [sinks.ID] (repeatable), e.g.
+                       --sink orchestrator.endpoint=10.0.0.5:51712 --sink jsonl.path=/var/log/x
+                       (an ID the policy lacks adds a sink of that type)
+  --batch-window MS    after a wake-up with events, wait this long before the next (default: 2;
+                       0 wakes for every event)
   --log-level LEVEL    debug, info, warn, error (default: info)
   -h, --help           show this help
   --version            show the version
@@ -67,6 +72,17 @@ int main(int argc, char** argv) {
     else if (a == "--duration") o.duration_s = std::atof(value().c_str());
     else if (a == "--stats-interval") o.stats_interval_s = std::max(1, std::atoi(value().c_str()));
     else if (a == "--rescan-interval") o.rescan_interval_s = std::max(1, std::atoi(value().c_str()));
+    else if (a == "--batch-window") o.batch_window_ms = std::max(0, std::atoi(value().c_str()));
+    else if (a == "--sink") {
+      std::string spec = value();
+      size_t dot = spec.find('.'), eq = spec.find('=');
+      if (dot == std::string::npos || eq == std::string::npos || dot == 0 || eq < dot + 2) {
+        std::fprintf(stderr, "probed: --sink wants ID.KEY=VALUE (e.g. orchestrator.endpoint=host:51712), not '%s'\n",
+                     spec.c_str());
+        return 1;
+      }
+      o.sink_overrides.push_back({spec.substr(0, dot), spec.substr(dot + 1, eq - dot - 1), spec.substr(eq + 1)});
+    }
     else if (a == "--log-level") {
       std::string l = value();
       log::Level level;

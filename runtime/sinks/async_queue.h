@@ -61,11 +61,29 @@ class AsyncQueue {
       bool was_empty = items_.empty();
       bytes_ += w;
       items_.push_back(std::move(item));
-      // A filling batch only needs the worker when it becomes full.
-      if (!was_empty && items_.size() != options_.max_batch) return true;
+      // A filling batch only needs the worker when it becomes full; a held queue waits
+      // for release() unless it is full.
+      if ((!was_empty || held_) && items_.size() != options_.max_batch) return true;
     }
     work_.notify_one();
     return true;
+  }
+
+  // While held, push() does not wake the worker (unless a batch fills): the event loop holds
+  // its sinks while it hands them a burst of records, then release() wakes each worker once
+  // for the whole burst instead of once per record.
+  void hold() {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ = true;
+  }
+  void release() {
+    bool wake;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      held_ = false;
+      wake = !items_.empty();
+    }
+    if (wake) work_.notify_one();
   }
 
   // Items waiting plus those the worker is consuming right now.
@@ -163,9 +181,13 @@ class AsyncQueue {
         idle_.notify_all();
         continue;
       }
-      if (items_.empty()) {
-        if (stopping_) break;
-        auto ready = [&] { return !items_.empty() || stopping_ || tick_asked(); };
+      // A held queue is left alone until release(), a full batch, a drain or the shutdown.
+      if (items_.empty() || (held_ && items_.size() < options_.max_batch && !hurry)) {
+        if (stopping_ && items_.empty()) break;
+        auto ready = [&] {
+          return (!items_.empty() && (!held_ || items_.size() >= options_.max_batch || draining_ > 0)) ||
+                 stopping_ || tick_asked();
+        };
         if (has_tick()) work_.wait_until(lock, next_tick, ready);
         else work_.wait(lock, ready);
         continue;
@@ -223,6 +245,7 @@ class AsyncQueue {
   size_t bytes_ = 0;
   size_t in_flight_ = 0;
   bool stopping_ = false;
+  bool held_ = false;  // hold(): pushes leave the worker asleep until release()
   int draining_ = 0;  // drain() calls in progress
   bool tick_requested_ = false;
   bool batch_started_ = false;

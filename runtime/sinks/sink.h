@@ -33,6 +33,10 @@ class Sink {
   // probed is stopping: deliver what is queued, waiting a few seconds at most; what is left
   // is counted as dropped, so the counters are final when it returns.
   virtual void flush() {}
+  // The event loop is about to emit a burst of records (hold) / has emitted it (release):
+  // a queued sink wakes its worker once per burst, not once per record.
+  virtual void hold() {}
+  virtual void release() {}
   // SIGHUP: reopen files (log rotation) or reconnect; default: nothing to do.
   virtual void reopen() {}
   // Records waiting in the sink's queue (self-metric).

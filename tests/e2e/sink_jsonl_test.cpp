@@ -90,5 +90,47 @@ end
   EXPECT_EQ(probed.final_totals("jsonl")->sent, 5u);
 }
 
+// --sink ID.KEY=VALUE on the command line overrides the policy's sink settings and can add a
+// sink the policy does not name.
+TEST(SinkJsonlE2e, CommandLineOverridesAndAddsSinks) {
+  if (auto why = test::bpf_unavailable_reason()) GTEST_SKIP() << *why;
+  test::TempDir dir;
+  std::string moved = dir.file("moved.jsonl"), added = dir.file("added.jsonl");
+  std::string policy = fmt::format(R"(
+[policy]
+name = "jsonl-override"
+{}
+[handlers]
+script = "handler.lua"
+[sinks.events]
+type = "jsonl"
+path = "{}"
+)",
+                                   test::marker_probe_toml(), dir.file("never.jsonl"));
+  const char* handler = R"(
+function on_marker(ev)
+  emit("events", { to = "events" })
+  emit("extra", { to = "extra" })
+end
+)";
+  test::ProbedRun probed(policy, handler, {},
+                         {"--sink", "events.path=" + moved, "--sink", "extra.type=jsonl", "--sink",
+                          "extra.path=" + added});
+  ASSERT_EQ(probed.error(), "");
+  test::fire_markers(2);
+  ASSERT_TRUE(wait_lines(moved, 2));
+  ASSERT_TRUE(wait_lines(added, 2));
+  EXPECT_EQ(read_jsonl(moved)[0]["to"], "events");
+  EXPECT_EQ(read_jsonl(added)[0]["to"], "extra");
+  EXPECT_FALSE(std::filesystem::exists(dir.file("never.jsonl")));
+  ASSERT_EQ(probed.stop(), std::optional<int>(0));
+}
+
+TEST(SinkJsonlE2e, MalformedSinkOverrideIsAClearError) {
+  auto [rc, out] = test::run({test::probed_path(), "run", "--policy", "x.toml", "--sink", "no-key"});
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("--sink wants ID.KEY=VALUE"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace probe

@@ -13,13 +13,13 @@ namespace probe::test {
 using namespace std::chrono_literals;
 
 ProbedRun::ProbedRun(const std::string& policy_toml, const std::string& handler_lua,
-                     std::map<std::string, std::string> env) {
+                     std::map<std::string, std::string> env, const std::vector<std::string>& args) {
   write_text(dir_.file("policy.toml"), policy_toml);
   if (!handler_lua.empty()) write_text(dir_.file("handler.lua"), handler_lua);
-  probed_ = std::make_unique<Process>(
-      std::vector<std::string>{probed_path(), "run", "--policy", dir_.file("policy.toml"),
-                               "--cache-dir", dir_.file("cache")},
-      std::move(env));
+  std::vector<std::string> argv = {probed_path(), "run", "--policy", dir_.file("policy.toml"),
+                                   "--cache-dir", dir_.file("cache")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  probed_ = std::make_unique<Process>(argv, std::move(env));
   // Ready within a minute (a cold compile on a busy machine), unless it exits first.
   auto is_ready = [](const std::string& l) { return l.find("ready:") != std::string::npos; };
   for (int i = 0; i < 300; ++i) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "tests/support/env.h"
 #include "tests/support/process.h"
@@ -23,8 +24,9 @@ struct SinkTotals {
 
 class ProbedRun {
  public:
+  // `args` go to `probed run` after the policy (e.g. {"--sink", "jsonl.path=FILE"}).
   ProbedRun(const std::string& policy_toml, const std::string& handler_lua = "",
-            std::map<std::string, std::string> env = {});
+            std::map<std::string, std::string> env = {}, const std::vector<std::string>& args = {});
   // Empty when probed is ready; otherwise what went wrong (with its log).
   const std::string& error() const { return error_; }
   Process& process() { return *probed_; }

@@ -81,6 +81,35 @@ TEST(LuaRuntime, HandlerSeesEventFieldsAndEmits) {
   EXPECT_EQ((*rt)->counters().calls, 2u);
 }
 
+// probekit.redact: credential-like headers and query parameters lose their values; the rest,
+// and the shape of the target, stay as they were.
+TEST(LuaRuntime, RedactHidesCredentialsInHeadersAndQueries) {
+  Fixture f;
+  auto rt = f.make(R"(
+    local redact = require("probekit.redact")
+    function on_w(ev)
+      local h = redact.headers({ authorization = "Bearer x", cookie = "a=b", ["set-cookie"] = "s=1",
+                                 ["x-api-key"] = "k", ["x-goog-api-key"] = "g", ["x-auth-token"] = "t",
+                                 accept = "*/*", host = "api.test", [":path"] = "/p?token=t&x=1" })
+      emit("out", { h = h,
+                    t1 = redact.target("/v1/items?id=42&api_key=K&Password=p&sig&author=bob#frag"),
+                    t2 = redact.target("/plain/path"),
+                    t3 = redact.target("/q?access_key=a&client_secret=s&keyboard=k&key=v") })
+    end)");
+  ASSERT_TRUE(rt) << rt.error().message;
+  (*rt)->dispatch(f.view());
+  ASSERT_EQ(f.emitted.size(), 1u);
+  const auto& r = f.emitted[0].second;
+  for (const char* secret : {"authorization", "cookie", "set-cookie", "x-api-key", "x-goog-api-key", "x-auth-token"})
+    EXPECT_EQ(r["h"][secret], "REDACTED") << secret;
+  EXPECT_EQ(r["h"]["accept"], "*/*");
+  EXPECT_EQ(r["h"]["host"], "api.test");
+  EXPECT_EQ(r["h"][":path"], "/p?token=REDACTED&x=1");
+  EXPECT_EQ(r["t1"], "/v1/items?id=42&api_key=REDACTED&Password=REDACTED&sig&author=bob#frag");
+  EXPECT_EQ(r["t2"], "/plain/path");
+  EXPECT_EQ(r["t3"], "/q?access_key=REDACTED&client_secret=REDACTED&keyboard=k&key=REDACTED");
+}
+
 TEST(LuaRuntime, SandboxRefusesTheOutsideWorld) {
   Fixture f;
   for (const char* code : {"io.open('/etc/passwd')", "os.execute('true')", "os.exit(1)",

@@ -39,6 +39,28 @@ TEST(SinkAsyncQueue, ConsumesEverythingInOrder) {
   for (int i = 0; i < 1000; ++i) EXPECT_EQ(seen[i], i);
 }
 
+// A held queue wakes its worker once for a whole burst: every record of it arrives in one
+// batch after release(), however slowly the producer pushed.
+TEST(SinkAsyncQueue, HeldBurstIsConsumedAsOneBatch) {
+  std::vector<size_t> batches;
+  std::mutex mu;
+  QueueOptions o;
+  o.max_batch = 64;
+  AsyncQueue<int> q(o, {.consume = [&](std::vector<int>& b) {
+                          std::lock_guard<std::mutex> lock(mu);
+                          batches.push_back(b.size());
+                        }});
+  q.hold();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(q.push(i));
+    std::this_thread::sleep_for(2ms);  // a worker woken per push would take them one by one
+  }
+  q.release();
+  EXPECT_TRUE(q.drain(5s));
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(batches, (std::vector<size_t>{10}));
+}
+
 TEST(SinkAsyncQueue, RefusesBeyondItsBoundsWithoutBlocking) {
   Gate gate;
   std::atomic<size_t> consumed{0};

@@ -23,6 +23,8 @@ class JsonlSink : public Sink {
   void flush() override;
   void reopen() override;
   size_t queued() const override { return queue_.depth(); }
+  void hold() override { queue_.hold(); }
+  void release() override { queue_.release(); }
 
  private:
   JsonlSink(const std::string& id, LineFile file, QueueOptions queue);

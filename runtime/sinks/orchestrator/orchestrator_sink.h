@@ -28,6 +28,8 @@ class OrchestratorSink : public Sink {
   void flush() override;
   void reopen() override;
   size_t queued() const override { return queue_.depth(); }
+  void hold() override { queue_.hold(); }
+  void release() override { queue_.release(); }
 
  private:
   OrchestratorSink(const std::string& id, const OrchestratorOptions& options, std::string host,

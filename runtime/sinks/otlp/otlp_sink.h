@@ -35,6 +35,8 @@ class OtlpSink : public Sink {
   // Sends what is queued, then the registry one last time (probed is stopping).
   void flush() override;
   size_t queued() const override { return queue_.depth(); }
+  void hold() override { queue_.hold(); }
+  void release() override { queue_.release(); }
 
  private:
   OtlpSink(const std::string& id, const OtlpOptions& options, otlp::Resource resource, Registry* registry);

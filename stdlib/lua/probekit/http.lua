@@ -44,6 +44,14 @@ function http.parse_response(data)
            headers = parse_headers(data, rest) }
 end
 
+-- The status code of a response head, or nil: cheaper than parse_response when nothing else
+-- is needed.
+function http.status(data)
+  if type(data) ~= "string" then return nil end
+  local s = data:match("^HTTP/%d%.?%d? (%d%d%d)")
+  return s and tonumber(s)
+end
+
 function http.is_request(data) return http.parse_request(data) ~= nil end
 function http.is_response(data)
   return type(data) == "string" and data:match("^HTTP/%d%.%d %d%d%d") ~= nil

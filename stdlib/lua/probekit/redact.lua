@@ -16,7 +16,7 @@ local secret_headers = {
 local secret_words = { "token", "secret", "password", "passwd", "pwd", "apikey", "api_key",
                        "api-key", "signature", "session", "credential" }
 
-local function secret_name(name)
+local function classify(name)
   local n = name:lower()
   if secret_headers[n] then return true end
   for _, w in ipairs(secret_words) do
@@ -24,6 +24,19 @@ local function secret_name(name)
   end
   -- "key", "access_key", "x-goog-api-key": a word "key" of its own.
   return n == "key" or n:match("[%-_%.]key$") ~= nil or n:match("^key[%-_%.]") ~= nil
+end
+
+-- Names repeat (every request carries the same few headers): classify each once.
+local known, nknown = {}, 0
+local function secret_name(name)
+  local v = known[name]
+  if v == nil then
+    v = classify(name)
+    if nknown >= 4096 then known, nknown = {}, 0 end
+    known[name] = v
+    nknown = nknown + 1
+  end
+  return v
 end
 redact.is_secret_name = secret_name
 
@@ -41,7 +54,7 @@ end
 -- A request target with secret query parameter values replaced ("/a?token=x&b=1" ->
 -- "/a?token=REDACTED&b=1"). Fragments and parameters without a value are kept as they are.
 function redact.target(target)
-  if type(target) ~= "string" then return target end
+  if type(target) ~= "string" or not target:find("?", 1, true) then return target end
   local path, query = target:match("^([^?]*)%?(.*)$")
   if not path then return target end
   local parts = {}
