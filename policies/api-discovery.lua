@@ -87,7 +87,7 @@ local function report(ev, c, req, status, latency_ns, protocol)
     exe = p.exe,
     cgroup = p.cgroup,
     container = p.container,
-    tls = { sni = c.sni, alpn = c.alpn },
+    tls = { sni = c.sni, alpn = c.alpn, version = c.version },
     peer = c.peer,
   }
   emit("jsonl", record)
@@ -189,8 +189,11 @@ function on_tls_write(ev)
   if ev.proto == PROTO_HTTP2 then h2_write(ev, c) else h1_request(ev, c) end
 end
 
+local tls_versions = { [0x0301] = "TLSv1.0", [0x0302] = "TLSv1.1", [0x0303] = "TLSv1.2", [0x0304] = "TLSv1.3" }
+
 function on_tls_read(ev)
   local c = conn_of(ev)
+  if not c.version and ev.tls_version then c.version = tls_versions[ev.tls_version] end
   if ev.proto == PROTO_HTTP2 then h2_read(ev, c) else h1_response(ev, c) end
 end
 

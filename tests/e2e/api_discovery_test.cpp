@@ -193,14 +193,18 @@ TEST_F(ApiDiscovery, NothingIsLeftAfterSigkill) {
 
 
 // HTTP/2 (ALPN h2): three requests multiplexed on one connection, each with :authority,
-// :path and :status decoded from HPACK; the handshake's SNI and ALPN and the socket's peer
-// address come with each call.
+// :path and :status decoded from HPACK; the handshake's SNI, ALPN and TLS version and the
+// socket's peer address come with each call.
 TEST_F(ApiDiscovery, Http2CallsCarryAuthoritySniAlpnAndPeer) {
   test::UdpListener orchestrator;
   auto probed = start_probed(orchestrator.port());
-  auto [rc, out] = curl({"--http2", "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null",
+  auto [rc, out] = curl({"-v", "--http2", "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null",
                          named_url("/h2/one"), named_url("/h2/two?q=1"), named_url("/h2/three")});
   ASSERT_EQ(rc, 0) << out;
+  // What curl itself says was negotiated: "* SSL connection using TLSv1.2 / ...".
+  size_t at = out.find("SSL connection using ");
+  ASSERT_NE(at, std::string::npos) << out;
+  std::string negotiated = out.substr(at + 21, out.find(' ', at + 21) - (at + 21));
   auto got = wait_calls(*probed, "/h2/", 3);
   ASSERT_EQ(got.size(), 3u) << probed->stderr_text();
   std::set<std::string> paths;
@@ -212,6 +216,7 @@ TEST_F(ApiDiscovery, Http2CallsCarryAuthoritySniAlpnAndPeer) {
     EXPECT_EQ(c["status"], 200);
     EXPECT_EQ(c["tls"]["sni"], kName);
     EXPECT_EQ(c["tls"]["alpn"], "h2");
+    EXPECT_EQ(c["tls"]["version"], negotiated);
     EXPECT_EQ(c["peer"], fmt::format("127.0.0.1:{}", server_->port()));
     EXPECT_EQ(c["comm"], "curl");
     EXPECT_EQ(c["exe"], "/usr/bin/curl");

@@ -202,6 +202,9 @@ int pk_p6_return(struct pt_regs *ctx) {
     pk_count(6, PK_STAT_FILTERED);
     return 0;
   }
+  __u64 pk_d0 = 0;
+  if (bpf_probe_read_user(&pk_d0, sizeof(pk_d0), (void *)st.a[0]) != 0)
+    pk_count(6, PK_STAT_READ_ERRORS);
   struct pk_stream_out pk_so = {};
   pk_so.fd = -1;
   if (!pk_stream_http(((__u64)st.a[0]), PK_DIR_RECV, ((__u64)st.a[1]), (((__s32)pk_rv) < 0 ? 0 : (__u64)((__s32)pk_rv)), &pk_so)) { /* stream recv */
@@ -211,9 +214,10 @@ int pk_p6_return(struct pt_regs *ctx) {
   __u8 *e = pk_begin(6);
   if (!e) return 0;
   *(__u64 *)(e + 32) = ((__u64)st.a[0]);
-  bpf_get_current_comm(e + 48, 16);
-  *(__u8 *)(e + 64) = ((__u8)pk_so.proto);
+  bpf_get_current_comm(e + 50, 16);
+  *(__u8 *)(e + 66) = ((__u8)pk_so.proto);
   *(__u64 *)(e + 40) = ((__u64)pk_so.latency_ns);
+  *(__u16 *)(e + 48) = ((__u16)pk_d0);
   __u32 off = 72;
   off = pk_put_bytes(e, off, ((__u64)st.a[1]) + pk_so.offset, pk_stream_len((((__s32)pk_rv) < 0 ? 0 : (__u64)((__s32)pk_rv)), &pk_so), PK_FIELD_CFG(256, 6, 0));
   return pk_submit(e, off, 6);
@@ -241,6 +245,9 @@ int pk_p7_return(struct pt_regs *ctx) {
     pk_count(7, PK_STAT_FILTERED);
     return 0;
   }
+  __u64 pk_d0 = 0;
+  if (bpf_probe_read_user(&pk_d0, sizeof(pk_d0), (void *)st.a[0]) != 0)
+    pk_count(7, PK_STAT_READ_ERRORS);
   __u64 pk_d3 = 0;
   if (bpf_probe_read_user(&pk_d3, sizeof(pk_d3), (void *)st.a[3]) != 0)
     pk_count(7, PK_STAT_READ_ERRORS);
@@ -253,9 +260,10 @@ int pk_p7_return(struct pt_regs *ctx) {
   __u8 *e = pk_begin(7);
   if (!e) return 0;
   *(__u64 *)(e + 32) = ((__u64)st.a[0]);
-  bpf_get_current_comm(e + 48, 16);
-  *(__u8 *)(e + 64) = ((__u8)pk_so.proto);
+  bpf_get_current_comm(e + 50, 16);
+  *(__u8 *)(e + 66) = ((__u8)pk_so.proto);
   *(__u64 *)(e + 40) = ((__u64)pk_so.latency_ns);
+  *(__u16 *)(e + 48) = ((__u16)pk_d0);
   __u32 off = 72;
   off = pk_put_bytes(e, off, ((__u64)st.a[1]) + pk_so.offset, pk_stream_len(((__u64)((__u64)pk_d3)), &pk_so), PK_FIELD_CFG(256, 7, 0));
   return pk_submit(e, off, 7);
