@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
+#include <unordered_set>
 #include <map>
 #include <set>
 
@@ -155,23 +157,33 @@ Result<ElfFile> ElfFile::open(const std::string& path) {
     }
   }
   auto versions = read_version_definitions(impl->elf, verdef, verdef_strtab);
+  // .dynsym first: of a (name, address) pair in both tables, the exported copy (which has
+  // its version) is the one kept.
+  std::stable_partition(symtabs.begin(), symtabs.end(),
+                        [](const auto& t) { return t.second.sh_type == SHT_DYNSYM; });
+  std::vector<ElfSymbol> all;
   for (auto& [scn, sh] : symtabs) {
     bool dynamic = sh.sh_type == SHT_DYNSYM;
-    read_symbols(impl->elf, scn, sh, dynamic, dynamic ? versym : nullptr, versions,
-                 &impl->functions);
+    read_symbols(impl->elf, scn, sh, dynamic, dynamic ? versym : nullptr, versions, &all);
   }
-  // One entry per (name, address); prefer the exported (.dynsym) copy, which has versions.
-  std::stable_sort(impl->functions.begin(), impl->functions.end(),
-                   [](const ElfSymbol& a, const ElfSymbol& b) {
-                     if (a.name != b.name) return a.name < b.name;
-                     if (a.address != b.address) return a.address < b.address;
-                     return a.dynamic > b.dynamic;
-                   });
-  impl->functions.erase(std::unique(impl->functions.begin(), impl->functions.end(),
-                                    [](const ElfSymbol& a, const ElfSymbol& b) {
-                                      return a.name == b.name && a.address == b.address;
-                                    }),
-                        impl->functions.end());
+  // One entry per (name, address), in table order. Hashing rather than sorting: executables
+  // such as node carry 100k+ function symbols, and every `probec check` opens them.
+  struct Key {
+    uint64_t address;
+    std::string_view name;
+    bool operator==(const Key& o) const { return address == o.address && name == o.name; }
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const { return std::hash<std::string_view>()(k.name) ^ (k.address * 0x9e3779b97f4a7c15ull); }
+  };
+  std::unordered_set<Key, KeyHash> seen;
+  seen.reserve(all.size());
+  std::vector<bool> keep(all.size());
+  for (size_t i = 0; i < all.size(); ++i) keep[i] = seen.insert({all[i].address, all[i].name}).second;
+  seen.clear();
+  impl->functions.reserve(all.size());
+  for (size_t i = 0; i < all.size(); ++i)
+    if (keep[i]) impl->functions.push_back(std::move(all[i]));
   return ElfFile(std::move(impl));
 }
 
@@ -236,6 +248,46 @@ std::string ElfFile::read_bytes(uint64_t offset, uint64_t size) const {
   ssize_t n = pread(impl_->fd, out.data(), size, static_cast<off_t>(offset));
   out.resize(n > 0 ? static_cast<size_t>(n) : 0);
   return out;
+}
+
+Result<std::set<std::string>> defined_functions(const std::string& path, const std::set<std::string>& names) {
+  if (elf_version(EV_CURRENT) == EV_NONE) return make_error("libelf initialisation failed");
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error("cannot open '{}': {}", path, std::strerror(errno));
+  Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
+  std::set<std::string> found;
+  std::unordered_set<std::string_view> wanted(names.begin(), names.end());
+  size_t longest = 0;
+  bool first_chars[256] = {};
+  for (const auto& n : names) {
+    longest = std::max(longest, n.size());
+    if (!n.empty()) first_chars[static_cast<unsigned char>(n[0])] = true;
+  }
+  if (elf && elf_kind(elf) == ELF_K_ELF) {
+    for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn && found.size() < names.size(); scn = elf_nextscn(elf, scn)) {
+      GElf_Shdr sh;
+      if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) || sh.sh_entsize == 0)
+        continue;
+      Elf_Data* data = elf_getdata(scn, nullptr);
+      size_t count = data ? sh.sh_size / sh.sh_entsize : 0;
+      for (size_t i = 0; i < count; ++i) {
+        GElf_Sym sym;
+        if (!gelf_getsym(data, static_cast<int>(i), &sym)) continue;
+        int type = GELF_ST_TYPE(sym.st_info);
+        if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym.st_shndx == SHN_UNDEF || sym.st_value == 0) continue;
+        const char* name = elf_strptr(elf, sh.sh_link, sym.st_name);
+        if (!name || !first_chars[static_cast<unsigned char>(name[0])]) continue;
+        // Long mangled names are never measured past the longest wanted one.
+        std::string_view n(name, strnlen(name, longest + 1));
+        n = n.substr(0, n.find('@'));  // .symtab may spell versions inline
+        if (n.size() > longest) continue;
+        if (wanted.count(n) && found.insert(std::string(n)).second && found.size() == names.size()) break;
+      }
+    }
+  }
+  if (elf) elf_end(elf);
+  ::close(fd);
+  return found;
 }
 
 }  // namespace probe

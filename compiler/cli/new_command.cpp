@@ -188,6 +188,9 @@ void pick_candidates(const ElfFile& elf, const std::string& filter, Scaffold* s)
     if (!filter.empty() && !glob_match(filter, f.name)) continue;
     if (seen.insert(f.name).second) s->candidates.push_back(f);
   }
+  // By name, whatever order the symbol table keeps.
+  std::sort(s->candidates.begin(), s->candidates.end(),
+            [](const ElfSymbol& a, const ElfSymbol& b) { return a.name < b.name; });
   s->candidate_total = s->candidates.size();
   if (s->candidates.size() > kMaxCandidates) s->candidates.resize(kMaxCandidates);
 }

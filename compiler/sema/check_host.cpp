@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
+#include <set>
 
 #include "common/elf_file.h"
 #include "common/ld_cache.h"
@@ -67,6 +69,17 @@ void check_symbols(SemaContext& ctx) {
     }
     return it->second ? &*it->second : nullptr;
   };
+  // Plain function names are looked up in one pass over each file's symbol tables; only a
+  // miss (for its hint), a versioned name or a pattern opens the full symbol list.
+  auto plain = [](const std::string& sym) { return !is_function_pattern(sym) && sym.find('@') == std::string::npos; };
+  std::map<std::string, std::set<std::string>> wanted, defined;
+  for (const auto& p : ctx.plan.probes) {
+    const plan::Target* t = ctx.plan.find_target(p.target);
+    if ((p.kind == plan::ProbeKind::kUprobe || p.kind == plan::ProbeKind::kUretprobe) && t && plain(p.symbol))
+      for (const auto& path : t->resolved) wanted[path].insert(p.symbol);
+  }
+  for (const auto& [path, names] : wanted)
+    if (auto d = defined_functions(path, names)) defined[path] = std::move(*d);
   for (size_t i = 0; i < ctx.plan.probes.size(); ++i) {
     const auto& p = ctx.plan.probes[i];
     const Node& node = *ctx.probe_nodes[i];
@@ -74,6 +87,10 @@ void check_symbols(SemaContext& ctx) {
     if (p.kind == plan::ProbeKind::kUprobe || p.kind == plan::ProbeKind::kUretprobe) {
       const plan::Target* t = ctx.plan.find_target(p.target);
       if (!t || t->resolved.empty()) continue;
+      if (plain(p.symbol) && std::any_of(t->resolved.begin(), t->resolved.end(), [&](const std::string& path) {
+            return defined.count(path) && defined[path].count(p.symbol);
+          }))
+        continue;
       bool found = false;
       std::vector<std::string> near;
       for (const auto& path : t->resolved) {
