@@ -99,8 +99,8 @@ end
 -- HTTP/1.x ----------------------------------------------------------------------------
 
 local function h1_request(ev, c)
-  local req = http.parse_request(ev.data)
-  if not req then return end
+  local method, target, host = http.request_host(ev.data)
+  if not method then return end
   if c.tail - c.head + 1 >= MAX_WAITING then
     c.waiting[c.head] = nil
     c.head = c.head + 1
@@ -108,9 +108,9 @@ local function h1_request(ev, c)
   end
   c.tail = c.tail + 1
   c.waiting[c.tail] = {
-    method = req.method,
-    host = host_of(c, req.headers["host"]),
-    path = redact.target(req.target),
+    method = method,
+    host = host_of(c, host),
+    path = redact.target(target),
     comm = ev.comm,
     ts = ev.ts,
   }

@@ -355,6 +355,10 @@ Result<std::unique_ptr<LuaRuntime>> LuaRuntime::create(const std::string& script
   auto rt = std::unique_ptr<LuaRuntime>(new LuaRuntime(manifest, std::move(emit), std::move(options)));
   rt->L_ = lua_newstate(&LuaRuntime::allocate, rt.get());
   if (!rt->L_) return make_error("cannot create a Lua state");
+  // Handlers make short-lived tables and strings per event: the generational collector
+  // reclaims them young instead of sweeping the whole heap (handlers cannot change it:
+  // collectgarbage is not in the sandbox).
+  lua_gc(rt->L_, LUA_GCGEN, 0, 0);
   rt->install_sandbox();
   PROBE_TRY(rt->load_script(script));
   return rt;

@@ -110,6 +110,34 @@ TEST(LuaRuntime, RedactHidesCredentialsInHeadersAndQueries) {
   EXPECT_EQ(r["t3"], "/q?access_key=REDACTED&client_secret=REDACTED&keyboard=k&key=REDACTED");
 }
 
+// http.request_host: the request line and Host, whatever its case and place in the head, and
+// never a "Host:" line of the body.
+TEST(LuaRuntime, RequestHostReadsOnlyTheHead) {
+  Fixture f;
+  auto rt = f.make(R"(
+    local http = require("probekit.http")
+    function on_w(ev)
+      local m1, t1, h1 = http.request_host("GET /a?x=1 HTTP/1.1\r\nhost: api.test:8443 \r\nAccept: */*\r\n\r\n")
+      local m2, t2, h2 = http.request_host("POST /b HTTP/1.1\r\nUser-Agent: u\r\nHOST: b.test\r\n\r\nHost: body")
+      local m3, t3, h3 = http.request_host("PUT /c HTTP/1.1\r\nContent-Length: 10\r\n\r\nHost: body\r\n")
+      local bad = http.request_host("HTTP/1.1 200 OK\r\n\r\n")
+      emit("out", { m1 = m1, t1 = t1, h1 = h1, m2 = m2, t2 = t2, h2 = h2, m3 = m3, h3 = h3 or "none",
+                    bad = bad or "none" })
+    end)");
+  ASSERT_TRUE(rt) << rt.error().message;
+  (*rt)->dispatch(f.view());
+  ASSERT_EQ(f.emitted.size(), 1u);
+  const auto& r = f.emitted[0].second;
+  EXPECT_EQ(r["m1"], "GET");
+  EXPECT_EQ(r["t1"], "/a?x=1");
+  EXPECT_EQ(r["h1"], "api.test:8443");
+  EXPECT_EQ(r["m2"], "POST");
+  EXPECT_EQ(r["h2"], "b.test");
+  EXPECT_EQ(r["m3"], "PUT");
+  EXPECT_EQ(r["h3"], "none");
+  EXPECT_EQ(r["bad"], "none");
+}
+
 TEST(LuaRuntime, SandboxRefusesTheOutsideWorld) {
   Fixture f;
   for (const char* code : {"io.open('/etc/passwd')", "os.execute('true')", "os.exit(1)",

@@ -40,7 +40,7 @@ class OrchestratorSink : public Sink {
   OrchestratorOptions options_;
   UdpSender sender_;  // worker thread only
   std::atomic<bool> reresolve_asked_{false};
-  LogDedupe calls_{std::chrono::minutes(1), 4096};
+  LogDedupe calls_{std::chrono::minutes(1), 256};  // a log line per call costs as much as the call
   LogDedupe drops_{std::chrono::minutes(1), 64};  // event loop only
   AsyncQueue<std::string> queue_;                  // last: its worker uses the members above
 };

@@ -44,6 +44,20 @@ function http.parse_response(data)
            headers = parse_headers(data, rest) }
 end
 
+-- The request line and the Host header of a request head, or nil: all an API call record needs,
+-- without parsing every header.
+function http.request_host(data)
+  if type(data) ~= "string" then return nil end
+  local method, target, rest = data:match("^(%u[%u%-_]*) (%S+) HTTP/%d%.%d\r\n()")
+  if not method then return nil end
+  -- Only the head: a body line that starts "Host:" is not a header.
+  local stop = data:find("\r\n\r\n", rest - 2, true)
+  local head = stop and data:sub(1, stop + 1) or data
+  local host = head:match("^[Hh][Oo][Ss][Tt]:[ \t]*([^\r\n]-)[ \t]*\r?\n", rest)
+  if not host then host = head:match("\n[Hh][Oo][Ss][Tt]:[ \t]*([^\r\n]-)[ \t]*\r?\n", rest) end
+  return method, target, host
+end
+
 -- The status code of a response head, or nil: cheaper than parse_response when nothing else
 -- is needed.
 function http.status(data)
