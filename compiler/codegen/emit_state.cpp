@@ -13,7 +13,15 @@ static std::string pending_owner(const plan::Probe& p) {
   return p.abi == plan::Abi::kGo ? "ctx->r14" : "bpf_get_current_pid_tgid()";
 }
 
+// Stream probes that fire at return save state only for calls on connections they follow.
+static bool stream_data_probe(const plan::Probe& p) {
+  return p.stream && (p.stream->role == plan::Stream::Role::kSend || p.stream->role == plan::Stream::Role::kRecv);
+}
+
 void ProbeEmitter::emit_save_state() {
+  if (stream_data_probe(probe_))
+    out_.line("if (!pk_stream_wanted({})) return 0; /* not a connection the stream follows */",
+              value(*probe_.stream->conn, plan::FieldType::kU64));
   out_.line("struct pk_pending st = {{}};");
   for (int a : saved_args_) out_.line("st.a[{}] = {};", a, arg(a));
   if (needs_entry_ts_) out_.line("st.ts = bpf_ktime_get_ns();");
@@ -25,7 +33,8 @@ void ProbeEmitter::emit_save_state() {
 
 void ProbeEmitter::emit_load_state() {
   out_.line("struct pk_pending st;");
-  out_.line("if (!pk_take_entry_as({}, {}, &st)) return 0;", probe_.id, pending_owner(probe_));
+  out_.line("if (!{}({}, {}, &st)) return 0;", stream_data_probe(probe_) ? "pk_take_kept_entry_as" : "pk_take_entry_as",
+            probe_.id, pending_owner(probe_));
 }
 
 }  // namespace probe

@@ -105,6 +105,17 @@ static __noinline int pk_take_entry_as(__u32 probe, __u64 who, struct pk_pending
   return 1;
 }
 
+/* As pk_take_entry_as, for probes whose entry side saves state only for some calls (stream
+ * probes skip connections they do not follow): a missing entry is expected, not counted. */
+static __noinline int pk_take_kept_entry_as(__u32 probe, __u64 who, struct pk_pending *out) {
+  struct pk_pending_key key = {who, probe | ((bpf_get_current_pid_tgid() >> 32) << 32)};
+  struct pk_pending *st = bpf_map_lookup_elem(&pk_pending_map, &key);
+  if (!st) return 0;
+  __builtin_memcpy(out, st, sizeof(*out));
+  bpf_map_delete_elem(&pk_pending_map, &key);
+  return 1;
+}
+
 #define pk_save_entry(probe, st) pk_save_entry_as(probe, bpf_get_current_pid_tgid(), st)
 #define pk_take_entry(probe, out) pk_take_entry_as(probe, bpf_get_current_pid_tgid(), out)
 

@@ -260,6 +260,16 @@ static __always_inline __u64 pk_stream_len(__u64 len, struct pk_stream_out *o) {
   return o->keep && n > o->keep ? o->keep : n;
 }
 
+/* At the entry of a stream probe that fires at return: whether the call can matter, so calls
+ * that cannot keep no entry state. Connections whose first write was neither HTTP/1.x nor
+ * HTTP/2 (a server's side, other protocols) are skipped. A read on a connection not seen yet
+ * is kept: Go's transport starts reading before it writes the request. */
+static __noinline int pk_stream_wanted(__u64 conn) {
+  struct pk_conn_key key = {(__u32)(bpf_get_current_pid_tgid() >> 32), 0, conn};
+  struct pk_conn_state *st = bpf_map_lookup_elem(&pk_stream_conns, &key);
+  return !st || st->proto != PK_PROTO_OTHER;
+}
+
 /* The connection is gone (SSL_free, SSL_shutdown, gnutls_deinit, PR_Close, Conn.Close). */
 static __noinline int pk_stream_close(__u64 conn) {
   struct pk_conn_key key = {(__u32)(bpf_get_current_pid_tgid() >> 32), 0, conn};

@@ -106,6 +106,7 @@ int pk_p3_entry(void *ctx) {
 /* probe ssl_write: uretprobe SSL_write */
 SEC("uprobe")
 int pk_p4_entry(struct pt_regs *ctx) {
+  if (!pk_stream_wanted(((__u64)PT_REGS_PARM1(ctx)))) return 0; /* not a connection the stream follows */
   struct pk_pending st = {};
   st.a[0] = PT_REGS_PARM1(ctx);
   st.a[1] = PT_REGS_PARM2(ctx);
@@ -117,7 +118,7 @@ int pk_p4_entry(struct pt_regs *ctx) {
 SEC("uretprobe")
 int pk_p4_return(struct pt_regs *ctx) {
   struct pk_pending st;
-  if (!pk_take_entry_as(4, bpf_get_current_pid_tgid(), &st)) return 0;
+  if (!pk_take_kept_entry_as(4, bpf_get_current_pid_tgid(), &st)) return 0;
   __s64 pk_rv = pk_ret(ctx, st.aux);
   pk_count(4, PK_STAT_HITS);
   if (!(((__s32)pk_rv) > 0LL)) { /* ret > 0 */
@@ -143,6 +144,7 @@ int pk_p4_return(struct pt_regs *ctx) {
 /* probe ssl_write_ex: uretprobe SSL_write_ex */
 SEC("uprobe")
 int pk_p5_entry(struct pt_regs *ctx) {
+  if (!pk_stream_wanted(((__u64)PT_REGS_PARM1(ctx)))) return 0; /* not a connection the stream follows */
   struct pk_pending st = {};
   st.a[0] = PT_REGS_PARM1(ctx);
   st.a[1] = PT_REGS_PARM2(ctx);
@@ -155,7 +157,7 @@ int pk_p5_entry(struct pt_regs *ctx) {
 SEC("uretprobe")
 int pk_p5_return(struct pt_regs *ctx) {
   struct pk_pending st;
-  if (!pk_take_entry_as(5, bpf_get_current_pid_tgid(), &st)) return 0;
+  if (!pk_take_kept_entry_as(5, bpf_get_current_pid_tgid(), &st)) return 0;
   __s64 pk_rv = pk_ret(ctx, st.aux);
   pk_count(5, PK_STAT_HITS);
   if (!(((__s32)pk_rv) == 1LL)) { /* ret == 1 */
@@ -184,6 +186,7 @@ int pk_p5_return(struct pt_regs *ctx) {
 /* probe ssl_read: uretprobe SSL_read */
 SEC("uprobe")
 int pk_p6_entry(struct pt_regs *ctx) {
+  if (!pk_stream_wanted(((__u64)PT_REGS_PARM1(ctx)))) return 0; /* not a connection the stream follows */
   struct pk_pending st = {};
   st.a[0] = PT_REGS_PARM1(ctx);
   st.a[1] = PT_REGS_PARM2(ctx);
@@ -195,7 +198,7 @@ int pk_p6_entry(struct pt_regs *ctx) {
 SEC("uretprobe")
 int pk_p6_return(struct pt_regs *ctx) {
   struct pk_pending st;
-  if (!pk_take_entry_as(6, bpf_get_current_pid_tgid(), &st)) return 0;
+  if (!pk_take_kept_entry_as(6, bpf_get_current_pid_tgid(), &st)) return 0;
   __s64 pk_rv = pk_ret(ctx, st.aux);
   pk_count(6, PK_STAT_HITS);
   if (!(((__s32)pk_rv) > 0LL)) { /* ret > 0 */
@@ -226,6 +229,7 @@ int pk_p6_return(struct pt_regs *ctx) {
 /* probe ssl_read_ex: uretprobe SSL_read_ex */
 SEC("uprobe")
 int pk_p7_entry(struct pt_regs *ctx) {
+  if (!pk_stream_wanted(((__u64)PT_REGS_PARM1(ctx)))) return 0; /* not a connection the stream follows */
   struct pk_pending st = {};
   st.a[0] = PT_REGS_PARM1(ctx);
   st.a[1] = PT_REGS_PARM2(ctx);
@@ -238,7 +242,7 @@ int pk_p7_entry(struct pt_regs *ctx) {
 SEC("uretprobe")
 int pk_p7_return(struct pt_regs *ctx) {
   struct pk_pending st;
-  if (!pk_take_entry_as(7, bpf_get_current_pid_tgid(), &st)) return 0;
+  if (!pk_take_kept_entry_as(7, bpf_get_current_pid_tgid(), &st)) return 0;
   __s64 pk_rv = pk_ret(ctx, st.aux);
   pk_count(7, PK_STAT_HITS);
   if (!(((__s32)pk_rv) == 1LL)) { /* ret == 1 */

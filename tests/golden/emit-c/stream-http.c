@@ -33,6 +33,7 @@ int pk_p0_entry(struct pt_regs *ctx) {
 /* probe read: uretprobe SSL_read */
 SEC("uprobe")
 int pk_p1_entry(struct pt_regs *ctx) {
+  if (!pk_stream_wanted(((__u64)PT_REGS_PARM1(ctx)))) return 0; /* not a connection the stream follows */
   struct pk_pending st = {};
   st.a[0] = PT_REGS_PARM1(ctx);
   st.a[1] = PT_REGS_PARM2(ctx);
@@ -44,7 +45,7 @@ int pk_p1_entry(struct pt_regs *ctx) {
 SEC("uretprobe")
 int pk_p1_return(struct pt_regs *ctx) {
   struct pk_pending st;
-  if (!pk_take_entry_as(1, bpf_get_current_pid_tgid(), &st)) return 0;
+  if (!pk_take_kept_entry_as(1, bpf_get_current_pid_tgid(), &st)) return 0;
   __s64 pk_rv = pk_ret(ctx, st.aux);
   pk_count(1, PK_STAT_HITS);
   if (!(((__s32)pk_rv) > 0LL)) { /* ret > 0 */
