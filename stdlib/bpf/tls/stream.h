@@ -209,13 +209,16 @@ static __noinline int pk_stream_http(__u64 conn, __u32 dir, __u64 src, __u64 len
   if (!st->bound && dir == PK_DIR_SEND) pk_stream_note_inflight(&key);
   pk_stream_copy_socket(out, st);
   __u8 head[PK_PEEK_LEN] = {};
+  __u64 start = 0; /* bytes of the HTTP/2 client preface opening this buffer */
   if (st->proto == PK_PROTO_UNKNOWN || st->proto == PK_PROTO_HTTP1) {
     __u32 n = pk_peek(head, src, len, 0);
     if (st->proto == PK_PROTO_UNKNOWN && dir == PK_DIR_SEND) {
       __u64 w0 = pk_word(head, 0), w1 = pk_word(head, 1);
-      if (n >= 16 && w0 == PK_W('P', 'R', 'I', ' ', '*', ' ', 'H', 'T') &&
+      if (n >= 16 && len >= PK_H2_PREFACE_LEN && w0 == PK_W('P', 'R', 'I', ' ', '*', ' ', 'H', 'T') &&
           w1 == PK_W('T', 'P', '/', '2', '.', '0', '\r', '\n')) {
+        /* The preface opens the first buffer written; frames follow it. */
         st->proto = PK_PROTO_HTTP2;
+        start = PK_H2_PREFACE_LEN;
       } else if (pk_http1_is_request(head, n)) {
         st->proto = PK_PROTO_HTTP1;
       } else {
@@ -243,12 +246,6 @@ static __noinline int pk_stream_http(__u64 conn, __u32 dir, __u64 src, __u64 len
   if (st->proto != PK_PROTO_HTTP2) return 0;
   out->proto = PK_PROTO_HTTP2;
   struct pk_h2_dir *d = dir == PK_DIR_SEND ? &st->dir[PK_DIR_SEND] : &st->dir[PK_DIR_RECV];
-  __u64 start = 0;
-  if (dir == PK_DIR_SEND && d->skip == 0 && d->have == 0) {
-    /* The client preface starts the first buffer written; frames follow it. */
-    __u64 w0 = pk_word(head, 0);
-    if (len >= PK_H2_PREFACE_LEN && w0 == PK_W('P', 'R', 'I', ' ', '*', ' ', 'H', 'T')) start = PK_H2_PREFACE_LEN;
-  }
   int keep = pk_h2_walk(d, src + start, len - start, out);
   out->offset += (__u32)start;
   return keep;
