@@ -8,11 +8,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <string_view>
-#include <unordered_set>
 #include <map>
 #include <set>
+#include <string_view>
+#include <unordered_set>
 
+#include "common/elf_handle.h"
 #include "common/strings.h"
 
 namespace probe {
@@ -251,10 +252,9 @@ std::string ElfFile::read_bytes(uint64_t offset, uint64_t size) const {
 }
 
 Result<std::set<std::string>> defined_functions(const std::string& path, const std::set<std::string>& names) {
-  if (elf_version(EV_CURRENT) == EV_NONE) return make_error("libelf initialisation failed");
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error("cannot open '{}': {}", path, std::strerror(errno));
-  Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
+  ElfHandle h;
+  PROBE_TRY(open_elf(path, &h));
+  Elf* elf = h.elf;
   std::set<std::string> found;
   std::unordered_set<std::string_view> wanted(names.begin(), names.end());
   size_t longest = 0;
@@ -263,30 +263,26 @@ Result<std::set<std::string>> defined_functions(const std::string& path, const s
     longest = std::max(longest, n.size());
     if (!n.empty()) first_chars[static_cast<unsigned char>(n[0])] = true;
   }
-  if (elf && elf_kind(elf) == ELF_K_ELF) {
-    for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn && found.size() < names.size(); scn = elf_nextscn(elf, scn)) {
-      GElf_Shdr sh;
-      if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) || sh.sh_entsize == 0)
-        continue;
-      Elf_Data* data = elf_getdata(scn, nullptr);
-      size_t count = data ? sh.sh_size / sh.sh_entsize : 0;
-      for (size_t i = 0; i < count; ++i) {
-        GElf_Sym sym;
-        if (!gelf_getsym(data, static_cast<int>(i), &sym)) continue;
-        int type = GELF_ST_TYPE(sym.st_info);
-        if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym.st_shndx == SHN_UNDEF || sym.st_value == 0) continue;
-        const char* name = elf_strptr(elf, sh.sh_link, sym.st_name);
-        if (!name || !first_chars[static_cast<unsigned char>(name[0])]) continue;
-        // Long mangled names are never measured past the longest wanted one.
-        std::string_view n(name, strnlen(name, longest + 1));
-        n = n.substr(0, n.find('@'));  // .symtab may spell versions inline
-        if (n.size() > longest) continue;
-        if (wanted.count(n) && found.insert(std::string(n)).second && found.size() == names.size()) break;
-      }
+  for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn && found.size() < names.size(); scn = elf_nextscn(elf, scn)) {
+    GElf_Shdr sh;
+    if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) || sh.sh_entsize == 0)
+      continue;
+    Elf_Data* data = elf_getdata(scn, nullptr);
+    size_t count = data ? sh.sh_size / sh.sh_entsize : 0;
+    for (size_t i = 0; i < count; ++i) {
+      GElf_Sym sym;
+      if (!gelf_getsym(data, static_cast<int>(i), &sym)) continue;
+      int type = GELF_ST_TYPE(sym.st_info);
+      if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym.st_shndx == SHN_UNDEF || sym.st_value == 0) continue;
+      const char* name = elf_strptr(elf, sh.sh_link, sym.st_name);
+      if (!name || !first_chars[static_cast<unsigned char>(name[0])]) continue;
+      // Long mangled names are never measured past the longest wanted one.
+      std::string_view n(name, strnlen(name, longest + 1));
+      n = n.substr(0, n.find('@'));  // .symtab may spell versions inline
+      if (n.size() > longest) continue;
+      if (wanted.count(n) && found.insert(std::string(n)).second && found.size() == names.size()) break;
     }
   }
-  if (elf) elf_end(elf);
-  ::close(fd);
   return found;
 }
 

@@ -8,31 +8,14 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/elf_handle.h"
 #include "common/elf_file.h"
 
 namespace probe {
-namespace {
-
-// Closes what libelf opened, whichever way the reader returns.
-struct ElfHandle {
-  int fd = -1;
-  Elf* elf = nullptr;
-  ~ElfHandle() {
-    if (elf) elf_end(elf);
-    if (fd >= 0) close(fd);
-  }
-};
-
-}  // namespace
 
 Result<std::vector<ElfSection>> read_elf_sections(const ElfFile& file) {
-  if (elf_version(EV_CURRENT) == EV_NONE) return make_error("libelf initialisation failed");
   ElfHandle h;
-  h.fd = ::open(file.path().c_str(), O_RDONLY | O_CLOEXEC);
-  if (h.fd < 0) return make_error("cannot open '{}': {}", file.path(), std::strerror(errno));
-  h.elf = elf_begin(h.fd, ELF_C_READ_MMAP, nullptr);
-  if (!h.elf || elf_kind(h.elf) != ELF_K_ELF)
-    return make_error("'{}' is not an ELF file", file.path());
+  PROBE_TRY(open_elf(file.path(), &h));
   size_t shstrndx = 0;
   if (elf_getshdrstrndx(h.elf, &shstrndx) != 0) return std::vector<ElfSection>{};
   std::vector<ElfSection> out;

@@ -18,6 +18,8 @@ Status write_file_atomic(const std::string& path, std::string_view data);
 Status make_dirs(const std::string& path);
 std::string dirname_of(const std::string& path);
 std::string basename_of(const std::string& path);
+// The target of a symbolic link (/proc/PID/exe, /proc/PID/ns/mnt), empty if it cannot be read.
+std::string read_link(const std::string& path);
 // Joins a relative path onto the directory of `base_file`; absolute paths pass through.
 std::string resolve_relative(const std::string& base_file, const std::string& path);
 

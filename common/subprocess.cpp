@@ -90,11 +90,8 @@ Result<ProcessOutput> run_process(const std::vector<std::string>& argv, const st
 }
 
 std::string self_exe_dir() {
-  char buf[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  buf[n] = 0;
-  return dirname_of(buf);
+  std::string exe = read_link("/proc/self/exe");
+  return exe.empty() ? "." : dirname_of(exe);
 }
 
 }  // namespace probe

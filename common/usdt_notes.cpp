@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "common/elf_handle.h"
 #include "common/elf_file.h"
 
 namespace probe {
@@ -19,25 +20,6 @@ constexpr char kNoteSection[] = ".note.stapsdt";
 constexpr char kBaseSection[] = ".stapsdt.base";
 constexpr char kNoteOwner[] = "stapsdt";
 constexpr uint32_t kNoteType = 3;  // SDT v3, what <sys/sdt.h> emits (v1/v2 used other sections)
-
-// Closes what open_elf() opened, whichever way the reader returns.
-struct ElfHandle {
-  int fd = -1;
-  Elf* elf = nullptr;
-  ~ElfHandle() {
-    if (elf) elf_end(elf);
-    if (fd >= 0) close(fd);
-  }
-};
-
-Status open_elf(const std::string& path, ElfHandle* h) {
-  if (elf_version(EV_CURRENT) == EV_NONE) return make_error("libelf initialisation failed");
-  h->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (h->fd < 0) return make_error("cannot open '{}': {}", path, std::strerror(errno));
-  h->elf = elf_begin(h->fd, ELF_C_READ_MMAP, nullptr);
-  if (!h->elf || elf_kind(h->elf) != ELF_K_ELF) return make_error("'{}' is not an ELF file", path);
-  return {};
-}
 
 // Note descriptors are raw bytes in the file's byte order; libelf translates only headers.
 uint64_t read_address(const unsigned char* p, size_t size, bool big_endian) {

@@ -88,7 +88,8 @@ void check_symbols(SemaContext& ctx) {
       const plan::Target* t = ctx.plan.find_target(p.target);
       if (!t || t->resolved.empty()) continue;
       if (plain(p.symbol) && std::any_of(t->resolved.begin(), t->resolved.end(), [&](const std::string& path) {
-            return defined.count(path) && defined[path].count(p.symbol);
+            auto d = defined.find(path);
+            return d != defined.end() && d->second.count(p.symbol);
           }))
         continue;
       bool found = false;

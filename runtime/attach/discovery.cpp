@@ -20,13 +20,6 @@
 namespace probe {
 namespace {
 
-std::string read_link(const std::string& path) {
-  char buf[PATH_MAX];
-  ssize_t n = readlink(path.c_str(), buf, sizeof buf - 1);
-  if (n <= 0) return {};
-  return std::string(buf, static_cast<size_t>(n));
-}
-
 std::string read_cmdline(const std::string& path) {
   auto text = read_file(path);
   if (!text) return {};

@@ -1,5 +1,7 @@
 #include "runtime/events/process_info.h"
 
+#include "common/files.h"
+
 #include <unistd.h>
 
 #include <cctype>
@@ -11,12 +13,6 @@ namespace {
 constexpr auto kFreshFor = std::chrono::seconds(5);
 constexpr auto kKeepAfterExit = std::chrono::seconds(60);
 constexpr size_t kMaxEntries = 65536;
-
-std::string read_link(const std::string& path) {
-  char buf[4096];
-  ssize_t n = readlink(path.c_str(), buf, sizeof(buf) - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-}
 
 // The "0::" line of /proc/PID/cgroup (cgroup v2), else the first hierarchy's path.
 std::string read_cgroup(const std::string& path) {

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/files.h"
 #include "tests/support/env.h"
 #include "tests/support/process.h"
 #include "tests/support/tls_clients.h"
@@ -29,11 +30,11 @@ class ApiDiscoveryClients : public ::testing::Test {
   void start_probed(const std::string& extra_include = "") {
     std::string policy = test::source_dir() + "/policies/api-discovery.toml";
     if (!extra_include.empty()) {
-      std::string text = *read_file_text(policy);
+      std::string text = *read_file(policy);
       text.replace(text.find("include = ["), 11, "include = [\n  " + extra_include + ",");
       test::write_text(dir_.file("api-discovery.toml"), text);
       test::write_text(dir_.file("api-discovery.lua"),
-                       *read_file_text(test::source_dir() + "/policies/api-discovery.lua"));
+                       *read_file(test::source_dir() + "/policies/api-discovery.lua"));
       policy = dir_.file("api-discovery.toml");
     }
     probed_ = std::make_unique<test::Process>(
@@ -44,12 +45,6 @@ class ApiDiscoveryClients : public ::testing::Test {
             {"PROBEKIT_PROMETHEUS_LISTEN", fmt::format("127.0.0.1:{}", test::free_tcp_port())}});
     auto ready = probed_->wait_stderr([](const std::string& l) { return l.find("ready:") != std::string::npos; }, 60s);
     ASSERT_TRUE(ready) << probed_->stderr_text();
-  }
-
-  static std::optional<std::string> read_file_text(const std::string& path) {
-    auto [rc, out] = test::run({"cat", path});
-    if (rc != 0) return std::nullopt;
-    return out;
   }
 
   // Runs the client, then checks the call probed reported for it.

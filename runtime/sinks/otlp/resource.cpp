@@ -1,5 +1,7 @@
 #include "runtime/sinks/otlp/resource.h"
 
+#include "common/files.h"
+
 #include <limits.h>
 #include <unistd.h>
 
@@ -39,12 +41,6 @@ void set(Attributes& attrs, const std::string& key, Value v) {
   attrs.push_back({key, std::move(v)});
 }
 
-std::string executable_path() {
-  char buf[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-}
-
 }  // namespace
 
 #ifndef PROBEKIT_VERSION
@@ -57,7 +53,7 @@ Result<Resource> make_resource(const std::string& service_name, const std::strin
   Resource r;
   char host[256] = {};
   gethostname(host, sizeof host - 1);
-  std::string exe = executable_path();
+  std::string exe = read_link("/proc/self/exe");
   set(r.attributes, "service.name", service_name.empty() ? std::string("probekit") : service_name);
   set(r.attributes, "host.name", std::string(host));
   set(r.attributes, "process.pid", static_cast<int64_t>(getpid()));

@@ -109,6 +109,12 @@ struct {
   __type(value, struct pk_conn_state);
 } pk_stream_zero SEC(".maps");
 
+/* Connections are per process: two processes may hold the same pointer value. */
+static __always_inline struct pk_conn_key pk_conn_key_of(__u64 conn) {
+  struct pk_conn_key key = {(__u32)(bpf_get_current_pid_tgid() >> 32), 0, conn};
+  return key;
+}
+
 static __always_inline struct pk_conn_state *pk_stream_state(struct pk_conn_key *key, int create) {
   struct pk_conn_state *st = bpf_map_lookup_elem(&pk_stream_conns, key);
   if (st || !create) return st;
@@ -200,7 +206,7 @@ static __always_inline void pk_stream_note_inflight(struct pk_conn_key *key) {
 /* An HTTP/1.x or HTTP/2 plaintext buffer written (PK_DIR_SEND) or read (PK_DIR_RECV) on a
  * connection. Returns 1 when the buffer should cross to user space. */
 static __noinline int pk_stream_http(__u64 conn, __u32 dir, __u64 src, __u64 len, struct pk_stream_out *out) {
-  struct pk_conn_key key = {(__u32)(bpf_get_current_pid_tgid() >> 32), 0, conn};
+  struct pk_conn_key key = pk_conn_key_of(conn);
   out->conn = conn;
   out->fd = -1;
   struct pk_conn_state *st = pk_stream_state(&key, dir == PK_DIR_SEND);
@@ -262,20 +268,20 @@ static __always_inline __u64 pk_stream_len(__u64 len, struct pk_stream_out *o) {
  * HTTP/2 (a server's side, other protocols) are skipped. A read on a connection not seen yet
  * is kept: Go's transport starts reading before it writes the request. */
 static __noinline int pk_stream_wanted(__u64 conn) {
-  struct pk_conn_key key = {(__u32)(bpf_get_current_pid_tgid() >> 32), 0, conn};
+  struct pk_conn_key key = pk_conn_key_of(conn);
   struct pk_conn_state *st = bpf_map_lookup_elem(&pk_stream_conns, &key);
   return !st || st->proto != PK_PROTO_OTHER;
 }
 
 /* The connection is gone (SSL_free, SSL_shutdown, gnutls_deinit, PR_Close, Conn.Close). */
 static __noinline int pk_stream_close(__u64 conn) {
-  struct pk_conn_key key = {(__u32)(bpf_get_current_pid_tgid() >> 32), 0, conn};
+  struct pk_conn_key key = pk_conn_key_of(conn);
   return bpf_map_delete_elem(&pk_stream_conns, &key) == 0;
 }
 
 /* A TLS call that may write to the socket is starting (a handshake, say). */
 static __noinline int pk_stream_enter(__u64 conn) {
-  struct pk_conn_key key = {(__u32)(bpf_get_current_pid_tgid() >> 32), 0, conn};
+  struct pk_conn_key key = pk_conn_key_of(conn);
   struct pk_conn_state *st = pk_stream_state(&key, 1);
   if (st && !st->bound) pk_stream_note_inflight(&key);
   return 0;
