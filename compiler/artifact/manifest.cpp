@@ -113,6 +113,7 @@ std::string manifest_to_json(const Manifest& m) {
                            {"handler", p.handler},
                            {"event", p.emit_event},
                            {"location", p.location},
+                           {"fingerprint", p.fingerprint},
                            {"fixed_size", p.fixed_size},
                            {"fields", fields}});
   }
@@ -185,6 +186,7 @@ Result<Manifest> manifest_from_json(const std::string& text) {
       pm.handler = p.at("handler").get<std::string>();
       pm.emit_event = p.at("event").get<bool>();
       pm.location = p.at("location").get<std::string>();
+      pm.fingerprint = p.value("fingerprint", "");
       pm.fixed_size = p.at("fixed_size").get<uint32_t>();
       for (const auto& f : p.at("fields")) {
         FieldLayout fl;

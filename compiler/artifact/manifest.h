@@ -43,6 +43,10 @@ struct ProbeManifest {
   std::string handler;         // Lua function name
   bool emit_event = true;
   std::string location;        // "policy.toml:12:1" for messages about this probe
+  // Digest of everything that decides what the probe does once attached (its program text
+  // with the id left out, target, placement, fields, metrics); equal fingerprints let a
+  // reload keep a probe attached. Empty: unknown, never equal.
+  std::string fingerprint;
   uint32_t fixed_size = 0;     // header + fixed fields, 8-aligned
   std::vector<FieldLayout> fields;
   const FieldLayout* field(const std::string& name) const;
@@ -82,6 +86,8 @@ struct MetricManifest {
 struct SinkManifest {
   std::string type;
   std::map<std::string, std::string> settings;
+  bool operator==(const SinkManifest& o) const { return type == o.type && settings == o.settings; }
+  bool operator!=(const SinkManifest& o) const { return !(*this == o); }
 };
 
 struct Manifest {

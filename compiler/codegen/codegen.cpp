@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "common/sha256.h"
 #include "common/strings.h"
 #include "compiler/codegen/code_writer.h"
 #include "compiler/codegen/layout.h"
@@ -119,6 +120,27 @@ MetricManifest metric_manifest(const MetricLayout& l) {
   m.value_size = l.value_size;
   m.max_series = l.metric->max_series;
   return m;
+}
+
+// ProbeManifest::fingerprint: the probe's program text emitted with a placeholder id (ids
+// shift when probes are added or removed before it), plus its manifest entry, target and
+// metrics without ids, program names or source location.
+std::string probe_fingerprint(const plan::Probe& probe, const plan::Target* target, int target_index,
+                              const ProbeLayout& layout, const std::vector<const MetricLayout*>& metrics,
+                              const plan::RuntimeOptions& runtime, ProbeManifest entry) {
+  plan::Probe anonymous = probe;
+  anonymous.id = 0xffffffffu;
+  CodeWriter text;
+  ProbeEmitter(anonymous, target, target_index, layout, metrics, runtime, text).emit();
+  Manifest alone;
+  entry.id = 0;
+  entry.entry_program.clear();
+  entry.return_program.clear();
+  entry.location.clear();
+  alone.probes.push_back(std::move(entry));
+  if (target) alone.targets.push_back(target_manifest(*target));
+  for (const auto* m : metrics) alone.metrics.push_back(metric_manifest(*m));
+  return sha256_hex(text.str() + manifest_to_json(alone));
 }
 
 }  // namespace
@@ -250,6 +272,7 @@ std::optional<GeneratedProgram> generate(const plan::Plan& plan, Diagnostics& di
     pm.location = location_string(p.range);
     pm.fixed_size = layouts[i].fixed_size;
     pm.fields = layouts[i].fields;
+    pm.fingerprint = probe_fingerprint(p, target, target_index, layouts[i], mine, plan.runtime, pm);
     m.probes.push_back(std::move(pm));
   }
   for (const auto& ml : metrics) m.metrics.push_back(metric_manifest(ml));

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 #include "common/elf_file.h"
 #include "common/ld_cache.h"
@@ -28,8 +29,16 @@ const char* attach_state_name(AttachState s) {
   return "unknown";
 }
 
-Attacher::Attacher(const BpfObject& object, const Manifest& manifest, std::set<std::string> not_loaded)
-    : object_(object), manifest_(manifest), not_loaded_(std::move(not_loaded)) {}
+Attacher::Attacher(const BpfObject& object, const Manifest& manifest, std::set<std::string> not_loaded,
+                   std::optional<std::set<uint32_t>> owned)
+    : object_(object), manifest_(manifest), not_loaded_(std::move(not_loaded)),
+      owned_(manifest.probes.size(), !owned.has_value()) {
+  if (owned)
+    for (uint32_t id : *owned)
+      if (id < owned_.size()) owned_[id] = true;
+}
+
+bool Attacher::owns_any() const { return std::find(owned_.begin(), owned_.end(), true) != owned_.end(); }
 
 Attacher::~Attacher() { detach_all(); }
 
@@ -37,26 +46,27 @@ void Attacher::record(const ProbeManifest& p, std::string where, AttachState sta
   records_.push_back({p.id, p.name, std::move(where), state, std::move(reason)});
 }
 
-Status Attacher::keep(bpf_link* link, const std::string& what) {
+Status Attacher::keep(uint32_t probe, bpf_link* link, const std::string& what) {
   if (!link) return make_error("cannot attach {}: {}", what, std::strerror(errno));
-  links_.push_back(link);
+  links_.push_back({probe, link, -1});
   return {};
 }
 
-Status Attacher::attach_uprobe_program(const std::string& prog_name, bool retprobe, const std::string& path,
-                                       const std::vector<uint64_t>& offsets, const std::vector<uint64_t>& cookies) {
+Status Attacher::attach_uprobe_program(uint32_t probe, const std::string& prog_name, bool retprobe,
+                                       const std::string& path, const std::vector<uint64_t>& offsets,
+                                       const std::vector<uint64_t>& cookies) {
   bpf_program* prog = object_.program(prog_name);
   if (!prog) return make_error("program {} is missing from the object", prog_name);
   if (uprobe_multi_supported()) {
     // One link for every site in the file: attaching and releasing it costs about as much as
     // one site does.
     PROBE_ASSIGN_OR_RETURN(int fd, attach_uprobe_multi(bpf_program__fd(prog), path, offsets, retprobe, cookies));
-    link_fds_.push_back(fd);
+    links_.push_back({probe, nullptr, fd});
     return {};
   }
   for (size_t i = 0; i < offsets.size(); ++i) {
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookies.empty() ? 0 : cookies[i], .retprobe = retprobe);
-    PROBE_TRY(keep(bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), offsets[i], &opts),
+    PROBE_TRY(keep(probe, bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), offsets[i], &opts),
                    fmt::format("{} at {}+0x{:x}", retprobe ? "uretprobe" : "uprobe", path, offsets[i])));
   }
   return {};
@@ -92,7 +102,7 @@ Status Attacher::attach_probe_to_file(const ProbeManifest& p, const std::string&
     if (!prog) return make_error("program {} is missing from the object", p.entry_program);
     // libbpf finds every site of the probe in the file and arms its semaphore through the
     // kernel's reference counter, for processes that exist now and later.
-    PROBE_TRY(keep(bpf_program__attach_usdt(prog, -1, path.c_str(), p.symbol.substr(0, colon).c_str(),
+    PROBE_TRY(keep(p.id, bpf_program__attach_usdt(prog, -1, path.c_str(), p.symbol.substr(0, colon).c_str(),
                                             p.symbol.substr(colon + 1).c_str(), nullptr),
                    fmt::format("usdt {} in {}", p.symbol, shown)));
     record(p, fmt::format("{}:{}", shown, p.symbol), AttachState::kAttached, "");
@@ -104,8 +114,8 @@ Status Attacher::attach_probe_to_file(const ProbeManifest& p, const std::string&
   std::string where = is_function_pattern(p.symbol)
                           ? fmt::format("{}:{} ({} functions)", shown, p.symbol, offsets.size())
                           : fmt::format("{}:{}+0x{:x}", shown, p.symbol, p.offset);
-  if (!p.entry_program.empty()) PROBE_TRY(attach_uprobe_program(p.entry_program, false, path, offsets));
-  if (!p.return_program.empty()) PROBE_TRY(attach_uprobe_program(p.return_program, true, path, offsets));
+  if (!p.entry_program.empty()) PROBE_TRY(attach_uprobe_program(p.id, p.entry_program, false, path, offsets));
+  if (!p.return_program.empty()) PROBE_TRY(attach_uprobe_program(p.id, p.return_program, true, path, offsets));
   record(p, where, AttachState::kAttached, "");
   log::info("attached {} ({}) at {} [file offset 0x{:x}, build-id {}]", p.name, plan::probe_kind_name(p.kind),
             where, offsets.front(), elf.build_id().substr(0, 16));
@@ -116,7 +126,7 @@ Status Attacher::attach_tracepoint(const std::string& program, const std::string
                                    const std::string& name) {
   bpf_program* prog = object_.program(program);
   if (!prog) return make_error("program {} is missing from the object", program);
-  return keep(bpf_program__attach_tracepoint(prog, category.c_str(), name.c_str()),
+  return keep(kNoProbe, bpf_program__attach_tracepoint(prog, category.c_str(), name.c_str()),
               fmt::format("tracepoint {}:{}", category, name));
 }
 
@@ -154,21 +164,21 @@ Status Attacher::attach_kernel_probe(const ProbeManifest& p) {
         if (name->empty()) continue;
         PROBE_ASSIGN_OR_RETURN(bpf_program* prog, program(*name));
         LIBBPF_OPTS(bpf_kprobe_opts, opts, .offset = p.offset, .retprobe = name == &p.return_program);
-        PROBE_TRY(keep(bpf_program__attach_kprobe_opts(prog, p.symbol.c_str(), &opts), where));
+        PROBE_TRY(keep(p.id, bpf_program__attach_kprobe_opts(prog, p.symbol.c_str(), &opts), where));
       }
       break;
     }
     case plan::ProbeKind::kTracepoint: {
       auto colon = p.symbol.find(':');
       PROBE_ASSIGN_OR_RETURN(bpf_program* prog, program(p.entry_program));
-      PROBE_TRY(keep(bpf_program__attach_tracepoint(prog, p.symbol.substr(0, colon).c_str(),
+      PROBE_TRY(keep(p.id, bpf_program__attach_tracepoint(prog, p.symbol.substr(0, colon).c_str(),
                                                     p.symbol.substr(colon + 1).c_str()),
                      where));
       break;
     }
     case plan::ProbeKind::kRawTracepoint: {
       PROBE_ASSIGN_OR_RETURN(bpf_program* prog, program(p.entry_program));
-      PROBE_TRY(keep(bpf_program__attach_raw_tracepoint(prog, p.symbol.c_str()), where));
+      PROBE_TRY(keep(p.id, bpf_program__attach_raw_tracepoint(prog, p.symbol.c_str()), where));
       break;
     }
     case plan::ProbeKind::kFentry:
@@ -176,7 +186,7 @@ Status Attacher::attach_kernel_probe(const ProbeManifest& p) {
       for (const std::string* name : {&p.entry_program, &p.return_program}) {
         if (name->empty()) continue;
         PROBE_ASSIGN_OR_RETURN(bpf_program* prog, program(*name));
-        PROBE_TRY(keep(bpf_program__attach_trace(prog), where));
+        PROBE_TRY(keep(p.id, bpf_program__attach_trace(prog), where));
       }
       break;
     }
@@ -190,7 +200,7 @@ Status Attacher::attach_kernel_probe(const ProbeManifest& p) {
 Status Attacher::attach_all() {
   // Kernel probes.
   for (const auto& p : manifest_.probes) {
-    if (plan::is_user_space(p.kind)) continue;
+    if (plan::is_user_space(p.kind) || !owns(p.id)) continue;
     if (not_loaded_.count(p.name)) {
       record(p, p.symbol, AttachState::kSkipped, "the kernel refused its program");
       continue;
@@ -212,7 +222,7 @@ Status Attacher::attach_all() {
                 files.end());
     if (files.empty()) {
       for (const auto& p : manifest_.probes)
-        if (p.target == t.name) record(p, t.spec, AttachState::kPending, "no such file on the host yet");
+        if (p.target == t.name && owns(p.id)) record(p, t.spec, AttachState::kPending, "no such file on the host yet");
       log::warn("target '{}': '{}' is not on the host; probes attach when a process maps it", t.name, t.spec);
       continue;
     }
@@ -225,7 +235,7 @@ Status Attacher::attach_all() {
       }
     }
     for (const auto& p : manifest_.probes) {
-      if (p.target != t.name || not_loaded_.count(p.name)) continue;
+      if (p.target != t.name || leaves_out(p)) continue;
       if (attached[p.name] > 0) continue;
       std::string msg = fmt::format("probe '{}' ({}): {}", p.name, p.location, last_error[p.name]);
       if (!p.optional && !t.optional) return make_error("{}", msg);
@@ -240,26 +250,41 @@ Status Attacher::attach_all() {
   return {};
 }
 
-double Attacher::detach_all() {
+double Attacher::destroy(std::vector<Link> links) {
   auto start = std::chrono::steady_clock::now();
-  size_t total = links_.size() + link_fds_.size();
-  if (total == 0) return 0;
+  if (links.empty()) return 0;
   // Each release blocks in the kernel (uprobe unregistration waits for an RCU grace period),
   // so release links from many threads at once.
-  size_t workers = std::min<size_t>(total, 64);
+  size_t workers = std::min<size_t>(links.size(), 64);
   std::vector<std::thread> threads;
   for (size_t w = 0; w < workers; ++w) {
-    threads.emplace_back([this, w, workers, total] {
-      for (size_t i = w; i < total; i += workers) {
-        if (i < links_.size()) bpf_link__destroy(links_[i]);
-        else close(link_fds_[i - links_.size()]);
+    threads.emplace_back([&links, w, workers] {
+      for (size_t i = w; i < links.size(); i += workers) {
+        if (links[i].link) bpf_link__destroy(links[i].link);
+        else close(links[i].fd);
       }
     });
   }
   for (auto& t : threads) t.join();
-  links_.clear();
-  link_fds_.clear();
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+double Attacher::detach_all() {
+  std::fill(owned_.begin(), owned_.end(), false);
+  return destroy(std::exchange(links_, {}));
+}
+
+double Attacher::detach_probes(const std::set<uint32_t>& probe_ids) {
+  std::vector<Link> going;
+  auto kept = std::partition(links_.begin(), links_.end(), [&](const Link& l) { return !probe_ids.count(l.probe); });
+  going.assign(kept, links_.end());
+  links_.erase(kept, links_.end());
+  for (uint32_t id : probe_ids)
+    if (id < owned_.size()) owned_[id] = false;
+  records_.erase(std::remove_if(records_.begin(), records_.end(),
+                                [&](const AttachRecord& r) { return probe_ids.count(r.probe_id) > 0; }),
+                 records_.end());
+  return destroy(std::move(going));
 }
 
 }  // namespace probe

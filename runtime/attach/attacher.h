@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -34,8 +35,11 @@ struct AttachRecord {
 
 class Attacher {
  public:
-  // `not_loaded`: optional probes the kernel refused (recorded as skipped).
-  Attacher(const BpfObject& object, const Manifest& manifest, std::set<std::string> not_loaded = {});
+  // `not_loaded`: optional probes the kernel refused (recorded as skipped). `owned`: the ids
+  // of the probes this attacher attaches (a reload's new version of the policy attaches only
+  // what changed); all when absent.
+  Attacher(const BpfObject& object, const Manifest& manifest, std::set<std::string> not_loaded = {},
+           std::optional<std::set<uint32_t>> owned = std::nullopt);
   ~Attacher();
   Attacher(const Attacher&) = delete;
   Attacher& operator=(const Attacher&) = delete;
@@ -54,9 +58,14 @@ class Attacher {
   Status attach_tracepoint(const std::string& program, const std::string& category, const std::string& name);
 
   const std::vector<AttachRecord>& records() const { return records_; }
-  size_t link_count() const { return links_.size() + link_fds_.size(); }
+  size_t link_count() const { return links_.size(); }
+  bool owns(uint32_t probe_id) const { return probe_id < owned_.size() && owned_[probe_id]; }
+  bool owns_any() const;
   // Destroys all links concurrently; returns how long it took (ms).
   double detach_all();
+  // Destroys the links of these probes (concurrently) and stops attaching them to files found
+  // later; their records go too. Returns how long it took (ms).
+  double detach_probes(const std::set<uint32_t>& probe_ids);
 
  private:
   // Every probe of `target` on one file: planned probes where the placement optimizer puts
@@ -66,17 +75,29 @@ class Attacher {
   Status attach_probe_to_file(const ProbeManifest& p, const std::string& path, const std::string& shown);
   Status attach_planned(const ProbePlan& plan, const ElfFile& elf, const std::string& path, const std::string& shown);
   Result<uint64_t> recipe_cookie(const PlannedSite& site);
-  Status attach_uprobe_program(const std::string& prog, bool retprobe, const std::string& path,
+  Status attach_uprobe_program(uint32_t probe, const std::string& prog, bool retprobe, const std::string& path,
                               const std::vector<uint64_t>& offsets, const std::vector<uint64_t>& cookies = {});
   Status attach_kernel_probe(const ProbeManifest& p);
-  Status keep(bpf_link* link, const std::string& what);
+  Status keep(uint32_t probe, bpf_link* link, const std::string& what);
   void record(const ProbeManifest& p, std::string where, AttachState state, std::string reason);
+  // Not attached here: owned by another version of the policy, or refused by the kernel.
+  bool leaves_out(const ProbeManifest& p) const { return !owns(p.id) || not_loaded_.count(p.name) > 0; }
+
+  // A kernel link and the probe it serves (kNoProbe: the object's own, e.g. the watcher).
+  static constexpr uint32_t kNoProbe = 0xffffffffu;
+  struct Link {
+    uint32_t probe = kNoProbe;
+    bpf_link* link = nullptr;  // libbpf link, or
+    int fd = -1;               // a raw link (uprobe_multi)
+  };
+  // Releases links concurrently (each uprobe release waits for an RCU grace period).
+  static double destroy(std::vector<Link> links);
 
   const BpfObject& object_;
   const Manifest& manifest_;
   std::set<std::string> not_loaded_;
-  std::vector<bpf_link*> links_;
-  std::vector<int> link_fds_;  // raw links (uprobe_multi)
+  std::vector<bool> owned_;  // by probe id
+  std::vector<Link> links_;
   std::set<std::tuple<std::string, uint64_t, uint64_t>> files_;  // (target, dev, inode)
   std::vector<AttachRecord> records_;
   std::map<std::pair<uint32_t, int32_t>, uint32_t> recipe_slots_;  // (recipe, rsp offset) → pk_sites index

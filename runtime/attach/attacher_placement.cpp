@@ -19,7 +19,7 @@ std::vector<std::pair<std::string, Status>> Attacher::attach_target_file(const T
   std::vector<std::pair<std::string, Status>> results;
   std::vector<const ProbeManifest*> planned;
   for (const auto& p : manifest_.probes)
-    if (p.target == target.name && !not_loaded_.count(p.name) && planned_probe(p)) planned.push_back(&p);
+    if (p.target == target.name && !leaves_out(p) && planned_probe(p)) planned.push_back(&p);
 
   std::vector<ProbePlan> plans;
   std::map<std::string, std::string> plan_errors;
@@ -34,7 +34,7 @@ std::vector<std::pair<std::string, Status>> Attacher::attach_target_file(const T
     }
   }
   for (const auto& p : manifest_.probes) {
-    if (p.target != target.name || not_loaded_.count(p.name)) continue;
+    if (p.target != target.name || leaves_out(p)) continue;
     if (!planned_probe(p)) {
       results.emplace_back(p.name, attach_probe_to_file(p, path, shown));
       continue;
@@ -90,7 +90,8 @@ Status Attacher::attach_planned(const ProbePlan& plan, const ElfFile& elf, const
     b.offsets.push_back(site.file_offset);
     b.cookies.push_back(cookie);
   }
-  for (const auto& [key, b] : batches) PROBE_TRY(attach_uprobe_program(key.first, key.second, path, b.offsets, b.cookies));
+  for (const auto& [key, b] : batches)
+    PROBE_TRY(attach_uprobe_program(p.id, key.first, key.second, path, b.offsets, b.cookies));
   record(p, fmt::format("{} [{}]", where, plan.summary()), AttachState::kAttached, "");
   log::info("placed {} at {} (build-id {}): {}", p.name, where,
             elf.build_id().empty() ? "none" : elf.build_id().substr(0, 16), plan.summary());

@@ -19,7 +19,13 @@ void Pipeline::on_record(const void* data, size_t size) {
   }
   counters_.decoded_per_probe[ev->probe().id].fetch_add(1, std::memory_order_relaxed);
   if (lua_) {
-    lua_->dispatch(*ev);
+    uint32_t id = ev->probe().id;
+    if (!handler_ids_.empty()) id = id < handler_ids_.size() ? handler_ids_[id] : kRetired;
+    if (id == kRetired) {
+      counters_.retired.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    lua_->dispatch(*ev, id);
     return;
   }
   if (default_output_) default_output_(event_to_json(*ev));

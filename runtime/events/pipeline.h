@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -22,8 +23,17 @@ class Pipeline {
 
   Pipeline(const Manifest& manifest, PipelineCounters& counters, DefaultOutput default_output);
 
+  // No handler for a probe in the handlers' version of the policy.
+  static constexpr uint32_t kRetired = 0xffffffffu;
+
   // Handlers may be swapped (SIGHUP reload); nullptr sends events to the default output.
-  void set_handlers(LuaRuntime* lua) { lua_ = lua; }
+  // `handler_ids`: this pipeline's probe id → the id the handlers know the probe by, when they
+  // were made for a later version of the policy that kept some of this version's probes
+  // (kRetired: dropped, counted). Empty: the same ids.
+  void set_handlers(LuaRuntime* lua, std::vector<uint32_t> handler_ids = {}) {
+    lua_ = lua;
+    handler_ids_ = std::move(handler_ids);
+  }
   void on_record(const void* data, size_t size);
   // Runs due Lua timers; returns when the next is due (0: none).
   uint64_t run_timers() { return lua_ ? lua_->run_timers() : 0; }
@@ -33,6 +43,7 @@ class Pipeline {
   PipelineCounters& counters_;
   DefaultOutput default_output_;
   LuaRuntime* lua_ = nullptr;
+  std::vector<uint32_t> handler_ids_;
   bool warned_malformed_ = false;
 };
 

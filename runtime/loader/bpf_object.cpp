@@ -42,6 +42,16 @@ int libbpf_print(enum libbpf_print_level level, const char* format, va_list args
   return 0;
 }
 
+// State that outlives a probe: the connections tls/stream.h follows (a request waiting for
+// its response, the connection a TLS call is binding). A reloaded policy keeps using them.
+constexpr const char* kSharedStateMaps[] = {"pk_stream_conns", "pk_stream_inflight"};
+
+bool same_definition(const bpf_map* a, const bpf_map* b) {
+  return bpf_map__type(a) == bpf_map__type(b) && bpf_map__key_size(a) == bpf_map__key_size(b) &&
+         bpf_map__value_size(a) == bpf_map__value_size(b) && bpf_map__max_entries(a) == bpf_map__max_entries(b) &&
+         bpf_map__map_flags(a) == bpf_map__map_flags(b);
+}
+
 }  // namespace
 
 void install_libbpf_logger() { libbpf_set_print(libbpf_print); }
@@ -52,6 +62,7 @@ BpfObject::~BpfObject() { bpf_object__close(obj_); }
 Result<std::unique_ptr<BpfObject>> BpfObject::open_and_load(const Artifact& artifact,
                                                             const std::string& btf_path,
                                                             const std::set<std::string>& disabled,
+                                                            const BpfObject* share_state_from,
                                                             std::string* log) {
   std::string name = "pk_" + artifact.manifest.policy_name.substr(0, 12);
   LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name.c_str(),
@@ -80,6 +91,16 @@ Result<std::unique_ptr<BpfObject>> BpfObject::open_and_load(const Artifact& arti
         bpf_program__set_attach_target(bp, 0, p.symbol.c_str());
     }
   }
+  if (share_state_from) {
+    for (const char* name : kSharedStateMaps) {
+      bpf_map* mine = bpf_object__find_map_by_name(obj, name);
+      bpf_map* theirs = share_state_from->map(name);
+      if (!mine || !theirs || !same_definition(mine, theirs)) continue;
+      if (bpf_map__reuse_fd(mine, bpf_map__fd(theirs)) != 0)
+        return make_error("cannot share map {}: {}", name, std::strerror(errno));
+      owner->shared_maps_.push_back(name);
+    }
+  }
   g_capture = log;
   int err = bpf_object__load(obj);
   g_capture = nullptr;
@@ -88,16 +109,20 @@ Result<std::unique_ptr<BpfObject>> BpfObject::open_and_load(const Artifact& arti
 }
 
 Result<std::unique_ptr<BpfObject>> BpfObject::load(const Artifact& artifact, const std::string& btf_path,
-                                                   std::set<std::string>* skipped) {
-  std::set<std::string> disabled;
+                                                   std::set<std::string>* skipped,
+                                                   const BpfObject* share_state_from,
+                                                   const std::set<std::string>& leave_out) {
+  std::set<std::string> disabled = leave_out;
   // A program the kernel refuses fails the whole object; if it belongs to an optional probe,
   // load again without it.
   for (size_t attempt = 0; attempt <= artifact.manifest.probes.size(); ++attempt) {
     std::string log;
-    auto obj = open_and_load(artifact, btf_path, disabled, &log);
+    auto obj = open_and_load(artifact, btf_path, disabled, share_state_from, &log);
     if (obj) {
       PROBE_TRY((*obj)->insert_overflow_series(artifact.manifest));
-      if (skipped) *skipped = disabled;
+      if (skipped)
+        for (const auto& name : disabled)
+          if (!leave_out.count(name)) skipped->insert(name);
       return obj;
     }
     auto failure = parse_load_log(log);

@@ -34,8 +34,13 @@ class BpfObject {
   // Opens and loads `artifact`'s object. `btf_path` overrides the kernel BTF used for CO-RE.
   // Programs of optional probes the kernel refuses are left out; their probe names go to
   // `skipped`. Errors name the probe, its policy location and the verifier's reason.
+  // `share_state_from`: a running object (an earlier version of the policy) whose state maps
+  // that outlive a probe — the connections streams follow — this object uses too.
+  // `leave_out`: probes whose programs are not loaded (a reload keeps them running elsewhere).
   static Result<std::unique_ptr<BpfObject>> load(const Artifact& artifact, const std::string& btf_path,
-                                                 std::set<std::string>* skipped = nullptr);
+                                                 std::set<std::string>* skipped = nullptr,
+                                                 const BpfObject* share_state_from = nullptr,
+                                                 const std::set<std::string>& leave_out = {});
   ~BpfObject();
   BpfObject(const BpfObject&) = delete;
   BpfObject& operator=(const BpfObject&) = delete;
@@ -47,6 +52,8 @@ class BpfObject {
   int events_fd() const;
   // Per-probe counters kept in BPF, summed over CPUs.
   std::vector<ProbeCounters> read_counters() const;
+  // Maps this object shares with the one it was loaded beside.
+  const std::vector<std::string>& shared_maps() const { return shared_maps_; }
 
  private:
   BpfObject(bpf_object* obj, uint32_t probes);
@@ -54,9 +61,10 @@ class BpfObject {
   static Result<std::unique_ptr<BpfObject>> open_and_load(const Artifact& artifact,
                                                           const std::string& btf_path,
                                                           const std::set<std::string>& disabled,
-                                                          std::string* log);
+                                                          const BpfObject* share_state_from, std::string* log);
   bpf_object* obj_;
   uint32_t probes_;
+  std::vector<std::string> shared_maps_;
 };
 
 }  // namespace probe

@@ -368,8 +368,7 @@ bool LuaRuntime::has_handler(uint32_t id) const {
   return id < handler_refs_.size() && handler_refs_[id] != LUA_NOREF;
 }
 
-void LuaRuntime::dispatch(const EventView& ev) {
-  uint32_t id = ev.probe().id;
+void LuaRuntime::dispatch(const EventView& ev, uint32_t id) {
   if (!has_handler(id)) return;
   stats_->calls.fetch_add(1, std::memory_order_relaxed);
   timespec t0, t1;

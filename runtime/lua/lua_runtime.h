@@ -75,7 +75,10 @@ class LuaRuntime {
   LuaRuntime& operator=(const LuaRuntime&) = delete;
 
   bool has_handler(uint32_t probe_id) const;
-  void dispatch(const EventView& ev);
+  void dispatch(const EventView& ev) { dispatch(ev, ev.probe().id); }
+  // `probe_id` names the handler in this runtime's manifest: an event decoded with an earlier
+  // version of the policy (a probe a reload kept attached) carries that version's id.
+  void dispatch(const EventView& ev, uint32_t probe_id);
   void call_hook(const char* name);  // on_start / on_stop, if defined
   // Runs the timers due at the clock's now; returns when the next one is due (0 if none).
   uint64_t run_timers();

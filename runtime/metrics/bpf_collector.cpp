@@ -35,16 +35,18 @@ FamilySnapshot bpf_metric_family(const MetricManifest& metric, const std::vector
   return f;
 }
 
+void collect_bpf_metric(const BpfObject& object, const MetricManifest& metric, std::vector<FamilySnapshot>& out) {
+  auto series = read_metric(object, metric);
+  if (!series) {
+    log::warn("metric {}: {}", metric.name, series.error().message);
+    return;
+  }
+  out.push_back(bpf_metric_family(metric, *series));
+}
+
 Registry::Collector bpf_metrics_collector(const BpfObject& object, const Manifest& manifest) {
   return [&object, &manifest](std::vector<FamilySnapshot>& out) {
-    for (const auto& m : manifest.metrics) {
-      auto series = read_metric(object, m);
-      if (!series) {
-        log::warn("metric {}: {}", m.name, series.error().message);
-        continue;
-      }
-      out.push_back(bpf_metric_family(m, *series));
-    }
+    for (const auto& m : manifest.metrics) collect_bpf_metric(object, m, out);
   };
 }
 

@@ -11,5 +11,7 @@ namespace probe {
 
 FamilySnapshot bpf_metric_family(const MetricManifest& metric, const std::vector<MetricSeries>& series);
 Registry::Collector bpf_metrics_collector(const BpfObject& object, const Manifest& manifest);
+// Reads one metric map of `object` into `out` (a read failure is logged and skipped).
+void collect_bpf_metric(const BpfObject& object, const MetricManifest& metric, std::vector<FamilySnapshot>& out);
 
 }  // namespace probe

@@ -40,12 +40,10 @@ uint64_t resident_bytes() {
 
 Registry::Collector self_metrics_collector(SelfMetricsSources src) {
   return [src](std::vector<FamilySnapshot>& out) {
-    const Manifest& m = *src.manifest;
-    auto kernel = src.object->read_counters();
+    std::vector<ProbeSample> probes = src.probes();
     auto probe_family = [&](const char* name, const char* help, auto field) {
       FamilySnapshot f = family(name, help, MetricKind::kCounter);
-      for (size_t i = 0; i < kernel.size() && i < m.probes.size(); ++i)
-        add(f, {{"probe", m.probes[i].name}}, static_cast<double>(field(kernel[i])));
+      for (const auto& p : probes) add(f, {{"probe", p.name}}, static_cast<double>(field(p.kernel)));
       out.push_back(std::move(f));
     };
     probe_family("probekit_probe_hits_total", "Probe program runs (kernel)",
@@ -67,12 +65,11 @@ Registry::Collector self_metrics_collector(SelfMetricsSources src) {
 
     FamilySnapshot decoded = family("probekit_events_decoded_total", "Events decoded in user space",
                                     MetricKind::kCounter);
-    for (size_t i = 0; i < m.probes.size() && i < src.pipeline->decoded_per_probe.size(); ++i)
-      add(decoded, {{"probe", m.probes[i].name}}, static_cast<double>(src.pipeline->decoded_per_probe[i].load()));
+    for (const auto& p : probes) add(decoded, {{"probe", p.name}}, static_cast<double>(p.decoded));
     out.push_back(std::move(decoded));
     FamilySnapshot malformed = family("probekit_events_malformed_total", "Records that did not decode",
                                       MetricKind::kCounter);
-    add(malformed, {}, static_cast<double>(src.pipeline->malformed.load()));
+    add(malformed, {}, static_cast<double>(src.malformed()));
     out.push_back(std::move(malformed));
 
     if (src.handlers) {
@@ -115,15 +112,12 @@ Registry::Collector self_metrics_collector(SelfMetricsSources src) {
     FamilySnapshot run_ns = family("probekit_bpf_run_seconds_total", "Time spent in each BPF program",
                                    MetricKind::kCounter);
     FamilySnapshot run_cnt = family("probekit_bpf_runs_total", "Runs of each BPF program", MetricKind::kCounter);
-    for (const auto& p : m.probes)
-      for (const std::string* prog : {&p.entry_program, &p.return_program}) {
-        if (prog->empty()) continue;
-        bpf_program* bp = src.object->program(*prog);
-        if (!bp || bpf_program__fd(bp) < 0) continue;
+    for (const auto& p : probes)
+      for (const auto& [program, fd] : p.programs) {
         bpf_prog_info info{};
         uint32_t len = sizeof info;
-        if (bpf_obj_get_info_by_fd(bpf_program__fd(bp), &info, &len) != 0) continue;
-        Labels l = {{"probe", p.name}, {"program", *prog}};
+        if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
+        Labels l = {{"probe", p.name}, {"program", program}};
         add(run_ns, l, static_cast<double>(info.run_time_ns) / 1e9);
         add(run_cnt, l, static_cast<double>(info.run_cnt));
       }

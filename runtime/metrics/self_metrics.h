@@ -10,13 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "runtime/loader/bpf_object.h"
 #include "runtime/metrics/registry.h"
 
 namespace probe {
 
-class BpfObject;
 class Sink;
-struct Manifest;
 struct AttachRecord;
 struct HandlerCounters;
 
@@ -24,14 +23,23 @@ struct HandlerCounters;
 struct PipelineCounters {
   std::atomic<uint64_t> records{0};    // ring-buffer records received
   std::atomic<uint64_t> malformed{0};  // records that did not decode
+  std::atomic<uint64_t> retired{0};    // events of probes a reload replaced, after their handler went
   std::vector<std::atomic<uint64_t>> decoded_per_probe;
   explicit PipelineCounters(size_t probes) : decoded_per_probe(probes) {}
 };
 
+// One probe as exporters see it, wherever its programs run (a reload keeps unchanged probes
+// attached from the version of the policy that attached them).
+struct ProbeSample {
+  std::string name;
+  ProbeCounters kernel;
+  uint64_t decoded = 0;
+  std::vector<std::pair<std::string, int>> programs;  // program name, fd
+};
+
 struct SelfMetricsSources {
-  const Manifest* manifest = nullptr;
-  const BpfObject* object = nullptr;
-  const PipelineCounters* pipeline = nullptr;
+  std::function<std::vector<ProbeSample>()> probes;
+  std::function<uint64_t()> malformed;
   std::function<HandlerCounters()> handlers;  // empty when the policy has no handlers
   const std::map<std::string, std::unique_ptr<Sink>>* sinks = nullptr;
   std::function<std::vector<AttachRecord>()> attach_records;
