@@ -201,6 +201,16 @@ function on_tls_sni(ev) conn_of(ev).sni = ev.sni end
 
 function on_tls_alpn(ev) conn_of(ev).alpn = ev.alpn end
 
+-- GnuTLS reports gnutls_protocol_t (GNUTLS_TLS1_0 = 2 ... GNUTLS_TLS1_3 = 5), NSS the first
+-- eight bytes of SSLChannelInfo (the wire version in bits 32-47).
+function on_tls_version(ev)
+  local wire
+  if ev.gnutls_version then wire = 0x02ff + ev.gnutls_version
+  elseif ev.nss_channel_info then wire = (ev.nss_channel_info >> 32) & 0xffff end
+  local name = wire and tls_versions[wire]
+  if name then conn_of(ev).version = name end
+end
+
 function on_tls_bind(ev)
   local c = conn_of(ev)
   local ip = ip_text(ev.daddr, ev.family)

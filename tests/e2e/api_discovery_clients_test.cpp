@@ -47,10 +47,20 @@ class ApiDiscoveryClients : public ::testing::Test {
     ASSERT_TRUE(ready) << probed_->stderr_text();
   }
 
-  // Runs the client, then checks the call probed reported for it.
-  void expect_call(const test::TlsClient& client, const std::string& path, const std::string& host,
-                   const std::string& comm) {
+  // Runs the client, then checks the call probed reported for it; returns that call (null
+  // on failure) and what the client wrote to stderr.
+  std::pair<nlohmann::json, std::string> expect_call(const test::TlsClient& client, const std::string& path,
+                                                     const std::string& host, const std::string& comm) {
+    nlohmann::json reported;
+    std::string client_err;
+    check_call(client, path, host, comm, &reported, &client_err);
+    return {reported, client_err};
+  }
+
+  void check_call(const test::TlsClient& client, const std::string& path, const std::string& host,
+                  const std::string& comm, nlohmann::json* reported, std::string* client_err) {
     auto r = test::run_client(client);
+    *client_err = r.err;
     ASSERT_EQ(r.rc, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("hello from nginx"), std::string::npos) << r.out;
     auto line = probed_->wait_stdout([&](const std::string& l) {
@@ -59,6 +69,7 @@ class ApiDiscoveryClients : public ::testing::Test {
     }, 15s);
     ASSERT_TRUE(line) << probed_->stderr_text();
     auto call = nlohmann::json::parse(*line);
+    *reported = call;
     EXPECT_EQ(call["method"], "GET");
     EXPECT_EQ(call["host"], host);
     EXPECT_EQ(call["status"], 200);
@@ -115,7 +126,9 @@ TEST_F(ApiDiscoveryClients, GnuTlsCli) {
   auto c = test::gnutls_cli_client(server_->port(), "/gnutls/cli", "api.gnutls.test");
   if (!c.missing.empty()) GTEST_SKIP() << c.missing;
   start_probed();
-  expect_call(c, "/gnutls/cli", "api.gnutls.test", "gnutls-cli");
+  auto [call, err] = expect_call(c, "/gnutls/cli", "api.gnutls.test", "gnutls-cli");
+  ASSERT_FALSE(call.is_null());
+  EXPECT_EQ(call["tls"]["alpn"], "http/1.1") << call.dump();
 }
 
 TEST_F(ApiDiscoveryClients, NssClient) {
@@ -123,7 +136,15 @@ TEST_F(ApiDiscoveryClients, NssClient) {
   if (!c.missing.empty()) GTEST_SKIP() << c.missing;
   start_probed();
   std::string comm = c.argv[0].substr(c.argv[0].rfind('/') + 1).substr(0, 15);
-  expect_call(c, "/nss/client", "api.nss.test", comm);
+  auto [call, err] = expect_call(c, "/nss/client", "api.nss.test", comm);
+  ASSERT_FALSE(call.is_null());
+  // The client prints what NSS told it; the call must carry the same.
+  auto at = err.find("nssget: TLS 0x");
+  ASSERT_NE(at, std::string::npos) << err;
+  std::string wire = err.substr(at + 14, 4);
+  EXPECT_EQ(call["tls"]["version"], wire == "0304" ? "TLSv1.3" : wire == "0303" ? "TLSv1.2" : "?" + wire)
+      << call.dump();
+  EXPECT_EQ(call["tls"]["alpn"], "http/1.1") << call.dump();
 }
 
 TEST_F(ApiDiscoveryClients, GoCryptoTls) {

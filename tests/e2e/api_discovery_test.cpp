@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -162,6 +163,12 @@ TEST_F(ApiDiscovery, ReportsCurlAndPythonCallsAsJsonAndOrchestratorDatagrams) {
       fmt::format("0\tPOST\tapi.python.test\t/v2/python/orders\t{:.3f}\n", p["latency_ms"].get<double>())};
   EXPECT_EQ(datagrams, expected);
 
+  // Both clients closed their connections: the kernel holds no state for them any more
+  // (SSL_shutdown and SSL_free release it; SSL_new starts each object clean).
+  auto [mrc, dump] = test::run({"bpftool", "-j", "map", "dump", "name", "pk_stream_conns"});
+  ASSERT_EQ(mrc, 0) << dump;
+  EXPECT_EQ(nlohmann::json::parse(dump).size(), 0u) << dump;
+
   // While running, our programs are in the kernel; after SIGTERM, none are.
   EXPECT_FALSE(loaded_probekit_programs().empty());
   EXPECT_GT(probekit_links(), 0u);
@@ -169,6 +176,13 @@ TEST_F(ApiDiscovery, ReportsCurlAndPythonCallsAsJsonAndOrchestratorDatagrams) {
   auto rc = probed->wait(30s);
   ASSERT_TRUE(rc);
   EXPECT_EQ(*rc, 0) << probed->stderr_text();
+  for (const char* lifecycle : {"ssl_new", "ssl_shutdown", "ssl_free"}) {
+    std::smatch m;
+    std::string log = probed->stderr_text();
+    ASSERT_TRUE(std::regex_search(log, m, std::regex(fmt::format("probe {}: hits ([0-9]+)", lifecycle))))
+        << lifecycle << "\n" << log;
+    EXPECT_GE(std::stoi(m[1]), 1) << lifecycle << " never fired for curl and python";
+  }
   EXPECT_EQ(loaded_probekit_programs(), std::vector<std::string>{});
   EXPECT_EQ(probekit_links(), 0u);
 }

@@ -50,7 +50,18 @@ int main(int argc, char **argv) {
   PRNetAddr addr;
   PR_InitializeNetAddr(PR_IpAddrLoopback, (PRUint16)atoi(argv[1]), &addr);
   if (PR_Connect(fd, &addr, PR_INTERVAL_NO_TIMEOUT) != PR_SUCCESS) return fail("PR_Connect");
+  /* Offer ALPN http/1.1 and, once connected, read the channel's facts as curl's NSS backend
+     and Firefox do. */
+  static const unsigned char alpn[] = "\x08http/1.1";
+  if (SSL_SetNextProtoNego(fd, alpn, sizeof alpn - 1) != SECSuccess) return fail("SSL_SetNextProtoNego");
   if (SSL_ForceHandshake(fd) != SECSuccess) return fail("SSL_ForceHandshake");
+  SSLChannelInfo info;
+  if (SSL_GetChannelInfo(fd, &info, sizeof info) != SECSuccess) return fail("SSL_GetChannelInfo");
+  SSLNextProtoState state;
+  unsigned char proto[32];
+  unsigned int proto_len = 0;
+  if (SSL_GetNextProto(fd, &state, proto, &proto_len, sizeof proto) != SECSuccess) return fail("SSL_GetNextProto");
+  fprintf(stderr, "nssget: TLS 0x%04x, ALPN %.*s\n", info.protocolVersion, (int)proto_len, proto);
 
   char req[512];
   int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
@@ -160,7 +171,7 @@ TlsClient wget_client(const std::string& url, const std::string& host) {
 TlsClient gnutls_cli_client(int port, const std::string& path, const std::string& host) {
   auto cli = find_program("gnutls-cli");
   if (!cli) return missing("gnutls-cli is not installed (package gnutls-bin; scripts/install-deps.sh)");
-  return {{*cli, "--insecure", "-p", std::to_string(port), "127.0.0.1"},
+  return {{*cli, "--insecure", "--alpn=http/1.1", "-p", std::to_string(port), "127.0.0.1"},
           fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", path, host),
           ""};
 }

@@ -34,7 +34,7 @@ TEST(PolicyFrontend, ReadsApiDiscoveryPolicy) {
     targets.push_back(t.name);
     EXPECT_TRUE(t.optional) << t.name;
   }
-  EXPECT_EQ(targets, (std::vector<std::string>{"openssl", "openssl_static", "gnutls", "nspr"}));
+  EXPECT_EQ(targets, (std::vector<std::string>{"openssl", "openssl_static", "gnutls", "nspr", "nss_ssl"}));
   EXPECT_EQ(p.targets[0].spec, "libssl.so.3");
   EXPECT_EQ(p.targets[0].range.file->path(), "<stdlib>/packs/tls/openssl.toml");
 
