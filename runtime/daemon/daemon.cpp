@@ -66,9 +66,11 @@ void Daemon::arm_lua_timer() {
   timerfd_settime(lua_timer_, TFD_TIMER_ABSTIME, &its, nullptr);
 }
 
-int Daemon::open_sinks(const Manifest& m) {
-  // A policy without sinks prints its events: the bpftrace-like default users expect.
-  std::vector<SinkManifest> sinks = m.sinks;
+// Builds the sinks `declared` names (a policy without sinks prints its events, the
+// bpftrace-like default), with --sink overrides and ${ENV} substituted.
+Status Daemon::build_sinks(const std::vector<SinkManifest>& declared, const std::string& policy,
+                           std::map<std::string, std::unique_ptr<Sink>>* out) {
+  std::vector<SinkManifest> sinks = declared;
   if (sinks.empty() && opts_.sink_overrides.empty()) sinks.push_back({"jsonl", {{"id", "jsonl"}, {"path", "-"}}});
   for (const auto& o : opts_.sink_overrides) {
     auto it = std::find_if(sinks.begin(), sinks.end(), [&](const SinkManifest& s) {
@@ -81,26 +83,32 @@ int Daemon::open_sinks(const Manifest& m) {
     if (o.key == "type") it->type = o.value;
     else it->settings[o.key] = o.value;
   }
-  sink_settings_ = m.sinks;
   for (const auto& s : sinks) {
     SinkManifest resolved = s;
     for (auto& [k, v] : resolved.settings) {
       auto sub = substitute_env(v, process_env());
-      if (!sub) {
-        log::error("sink '{}': {}", s.settings.count("id") ? s.settings.at("id") : s.type, sub.error().message);
-        return kExitUser;
-      }
+      if (!sub)
+        return make_error("sink '{}': {}", s.settings.count("id") ? s.settings.at("id") : s.type,
+                          sub.error().message);
       v = *sub;
     }
-    auto sink = make_sink(resolved, SinkContext{&registry_, m.policy_name});
-    if (!sink) {
-      log::error("{}", sink.error().message);
-      return kExitUser;
-    }
-    log::info("sink {} ({})", (*sink)->id(), resolved.type);
-    std::string id = (*sink)->id();
-    sinks_[id] = std::move(*sink);
+    PROBE_ASSIGN_OR_RETURN(auto sink, make_sink(resolved, SinkContext{&registry_, policy}));
+    log::info("sink {} ({})", sink->id(), resolved.type);
+    std::string id = sink->id();
+    (*out)[id] = std::move(sink);
   }
+  return {};
+}
+
+int Daemon::open_sinks(const Manifest& m) {
+  std::map<std::string, std::unique_ptr<Sink>> sinks;
+  if (auto st = build_sinks(m.sinks, m.policy_name, &sinks); !st) {
+    log::error("{}", st.error().message);
+    return kExitUser;
+  }
+  sink_settings_ = m.sinks;
+  std::lock_guard<std::mutex> lock(sinks_mutex_);
+  sinks_ = std::move(sinks);
   return 0;
 }
 
@@ -138,7 +146,7 @@ void Daemon::register_collectors() {
     return n;
   };
   if (lua_) self.handlers = [this] { return handler_stats_.snapshot(); };
-  self.sinks = &sinks_;
+  self.sinks = &sinks_;  // read under sinks_mutex_ (below): a reload may replace them
   self.attach_records = [this] {
     std::lock_guard<std::mutex> lock(generations_mutex_);
     std::vector<AttachRecord> all;
@@ -147,7 +155,10 @@ void Daemon::register_collectors() {
     return all;
   };
   self.registry = &registry_;
-  registry_.add_collector(self_metrics_collector(self));
+  registry_.add_collector([this, collect = self_metrics_collector(self)](std::vector<FamilySnapshot>& out) {
+    std::lock_guard<std::mutex> lock(sinks_mutex_);
+    collect(out);
+  });
 }
 
 int Daemon::setup() {
@@ -361,7 +372,7 @@ void Daemon::stop() {
   auto start = std::chrono::steady_clock::now();
   // Exporters (e.g. a /metrics scrape) read the objects through registry collectors: stop
   // them before the objects go away.
-  sinks_.clear();
+  close_sinks();
   lua_.reset();
   std::vector<uint32_t> ids;
   for (const auto& g : generations_) {
@@ -391,7 +402,7 @@ int Daemon::run() {
 
   if (int rc = setup(); rc != 0) {
     // Exporter threads read the objects and the handlers through the registry: stop them first.
-    sinks_.clear();
+    close_sinks();
     lua_.reset();
     owners_.clear();
     generations_.clear();
@@ -403,6 +414,17 @@ int Daemon::run() {
   report_stats(true);
   stop();
   return 0;
+}
+
+// Sinks with exporter threads (Prometheus, OTLP) join them when destroyed; those threads may
+// be waiting for sinks_mutex_ in a collector, so the sinks are destroyed outside it.
+void Daemon::close_sinks() {
+  std::map<std::string, std::unique_ptr<Sink>> closing;
+  {
+    std::lock_guard<std::mutex> lock(sinks_mutex_);
+    closing.swap(sinks_);
+  }
+  closing.clear();
 }
 
 int run_daemon(const DaemonOptions& options) {

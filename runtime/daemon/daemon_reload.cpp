@@ -55,8 +55,7 @@ void Daemon::reload() {
     reload_policy(std::move(outcome->artifact), how, start);
     return;
   }
-  if (outcome->artifact.manifest.sinks != sink_settings_)
-    log::warn("SIGHUP: the policy's sinks changed; restart probed to apply them");
+  reload_sinks(outcome->artifact.manifest);
   reload_handlers();
 }
 
@@ -94,8 +93,6 @@ void Daemon::reload_policy(Artifact artifact, const std::string& compiled,
     if (!diff.keep[i]) attach_anew.insert(i);
 
   // Everything that can fail happens before the running policy is touched.
-  if (artifact.manifest.sinks != sink_settings_)
-    log::warn("SIGHUP: the policy's sinks changed; restart probed to apply them");
   Generation::Options go;
   go.btf_path = opts_.btf_path;
   go.previous = &current();
@@ -139,6 +136,7 @@ void Daemon::reload_policy(Artifact artifact, const std::string& compiled,
     generations_.push_back(std::move(next));
   }
   if (lua_) lua_->call_hook("on_stop");
+  reload_sinks(current().manifest());
   lua_ = std::move(lua);
   handlers_digest_ = digest;
   connect_handlers();
@@ -162,6 +160,27 @@ void Daemon::reload_policy(Artifact artifact, const std::string& compiled,
   last_counters_.clear();
   log::info("SIGHUP: policy reloaded in {:.1f} ms ({}; detach {:.1f} ms): {}; {} generation(s) running",
             ms_since(start), compiled, detach_ms, diff.summary(), generations_.size());
+}
+
+// Sinks whose settings changed are replaced as a whole: the running ones are flushed and
+// closed first (a Prometheus sink may listen on the same port again), then the new ones open;
+// if they cannot, the previous settings open again.
+void Daemon::reload_sinks(const Manifest& m) {
+  if (m.sinks == sink_settings_) return;
+  for (auto& [id, s] : sinks_) s->flush();
+  close_sinks();
+  std::map<std::string, std::unique_ptr<Sink>> fresh;
+  if (auto st = build_sinks(m.sinks, m.policy_name, &fresh); !st) {
+    log::error("SIGHUP: keeping the previous sink settings: {}", st.error().message);
+    fresh.clear();
+    if (auto again = build_sinks(sink_settings_, m.policy_name, &fresh); !again)
+      log::error("SIGHUP: the previous sinks do not open again either: {}", again.error().message);
+  } else {
+    sink_settings_ = m.sinks;
+    log::info("SIGHUP: sinks replaced ({} now)", fresh.size());
+  }
+  std::lock_guard<std::mutex> lock(sinks_mutex_);
+  sinks_ = std::move(fresh);
 }
 
 // A generation none of whose probes is current any more: deliver what is left in its ring,

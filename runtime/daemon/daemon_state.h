@@ -42,6 +42,9 @@ class Daemon {
   int loop();
   void stop();
   int open_sinks(const Manifest& m);
+  Status build_sinks(const std::vector<SinkManifest>& declared, const std::string& policy,
+                     std::map<std::string, std::unique_ptr<Sink>>* out);
+  void close_sinks();
   void register_collectors();
   void report_stats(bool final);
   void watch(int fd, std::function<void()> action);
@@ -64,11 +67,14 @@ class Daemon {
   // `compiled`: how the artifact was obtained; `start`: when the SIGHUP was taken.
   void reload_policy(Artifact artifact, const std::string& compiled, std::chrono::steady_clock::time_point start);
   void retire_idle_generations();
+  void reload_sinks(const Manifest& m);
 
   const DaemonOptions& opts_;
   // Declared before the sinks: exporters read the registry until the sinks are destroyed.
   Registry registry_;
   HandlerStats handler_stats_;  // across handler reloads; read by exporters' threads
+  // Changed only on the loop thread; exporters' threads read it under sinks_mutex_.
+  std::mutex sinks_mutex_;
   std::map<std::string, std::unique_ptr<Sink>> sinks_;
   std::vector<SinkManifest> sink_settings_;  // as opened, to tell a reload that changes them
   std::unique_ptr<LuaRuntime> lua_;

@@ -18,6 +18,7 @@
 
 #include "tests/support/env.h"
 #include "tests/support/probed_run.h"
+#include "tests/support/prometheus_server.h"
 
 namespace probe {
 namespace {
@@ -176,6 +177,40 @@ TEST(ReloadPolicy, SighupKeepsUnchangedProbesAttachedAndReplacesOnlyWhatChanged)
 
   EXPECT_EQ(probed.stop(), 0);
   EXPECT_TRUE(eventually([&] { return probekit_programs().empty(); })) << "nothing of ours after SIGTERM";
+}
+
+// Changed sinks apply on SIGHUP: the JSON-lines file moves, and a Prometheus sink listening on
+// the same port serves again after the swap.
+TEST(ReloadPolicy, SighupAppliesChangedSinks) {
+  if (auto why = test::bpf_unavailable_reason()) GTEST_SKIP() << *why;
+  test::TempDir out;
+  int port = test::free_tcp_port();
+  auto policy_text = [&](const std::string& file) {
+    return fmt::format("[policy]\nname = \"reload-sinks\"\n{}[handlers]\nscript = \"handler.lua\"\n"
+                       "[sinks.out]\ntype = \"jsonl\"\npath = \"{}\"\n"
+                       "[sinks.prom]\ntype = \"prometheus\"\nlisten = \"127.0.0.1:{}\"\n",
+                       test::marker_probe_toml(), out.file(file), port);
+  };
+  const std::string lua = "local n = metrics.counter(\"reload_sink_marks_total\", \"marks\")\n"
+                          "function on_marker(ev) n:inc() emit(\"out\", { p = \"marker\" }) end\n";
+  test::ProbedRun probed(policy_text("a.jsonl"), lua);
+  ASSERT_EQ(probed.error(), "");
+  test::fire_markers(2);
+  EXPECT_TRUE(eventually([&] { return count_lines(out.file("a.jsonl"), "marker") == 2; }));
+
+  test::write_text(probed.dir() + "/policy.toml", policy_text("b.jsonl"));
+  size_t before = probed.process().stderr_text().size();
+  probed.process().signal(SIGHUP);
+  ASSERT_TRUE(probed.process().wait_stderr(
+      [](const std::string& l) { return l.find("SIGHUP: sinks replaced") != std::string::npos; }, 30s))
+      << probed.process().stderr_text().substr(before);
+  test::fire_markers(3);
+  EXPECT_TRUE(eventually([&] { return count_lines(out.file("b.jsonl"), "marker") == 3; }));
+  EXPECT_EQ(count_lines(out.file("a.jsonl"), "marker"), 2u);
+  auto [status, body] = test::http_get("127.0.0.1", port, "/metrics");
+  EXPECT_EQ(status, 200);
+  EXPECT_NE(body.find("reload_sink_marks_total 5"), std::string::npos) << body;
+  EXPECT_EQ(probed.stop(), 0);
 }
 
 }  // namespace
