@@ -8,10 +8,12 @@
 // and "{{max}}" anywhere in its values is replaced by the parameter (a string that is only
 // "{{max}}" takes the parameter's type, so max = "{{max}}" becomes an integer). Its
 // targets, probes and metrics are merged into the including policy; locations keep pointing
-// into the pack.
+// into the pack. `prefix = "static_"` renames the pack's own targets, probes and metrics (and
+// its references to them), so one pack can serve two files in one policy.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <climits>
 #include <cstdlib>
 #include <filesystem>
@@ -143,6 +145,32 @@ struct Includer {
     }
   }
 
+  // Renames the pack's own definitions and the references between them: a probe's target,
+  // a metric's probe. Names from elsewhere (another pack's target) stay as they are.
+  void apply_prefix(Node& doc, const std::string& prefix) {
+    std::map<std::string, std::set<std::string>> renamed;  // section → old names
+    for (auto& [section, defs] : doc.table) {
+      if (!defs.is_table() || std::find(std::begin(kMergedSections), std::end(kMergedSections), section) ==
+                                  std::end(kMergedSections))
+        continue;
+      for (auto& [name, v] : defs.table) {
+        renamed[section].insert(name);
+        name = prefix + name;
+      }
+    }
+    auto follow = [&](Node& def, const char* key, const char* section) {
+      for (auto& [k, v] : def.table)
+        if (k == key && v.is_string() && renamed[section].count(v.str)) v.str = prefix + v.str;
+    };
+    for (auto& [section, defs] : doc.table) {
+      if (!defs.is_table()) continue;
+      for (auto& [name, def] : defs.table) {
+        if (section == "probe") follow(def, "target", "target");
+        if (section == "metric") follow(def, "probe", "probe");
+      }
+    }
+  }
+
   std::optional<Node> load(const std::string& spec, const std::string& from_file, const SourceRange& at,
                            std::string* label) {
     bool is_file = starts_with(spec, "./") || starts_with(spec, "../") || starts_with(spec, "/") ||
@@ -195,7 +223,7 @@ struct Includer {
   }
 
   void include_one(const Node& item, const std::string& doc_path, int depth) {
-    std::string spec;
+    std::string spec, prefix;
     const Node* params = nullptr;
     if (item.is_string()) {
       spec = item.str;
@@ -203,6 +231,17 @@ struct Includer {
       TableReader r(item, "include", ctx.diags);
       auto p = r.string("pack", true);
       params = r.get("params", Node::Kind::kTable);
+      if (const Node* pre = r.get("prefix", Node::Kind::kString)) {
+        prefix = pre->str;
+        bool word = !prefix.empty() && std::all_of(prefix.begin(), prefix.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+        });
+        if (!word) {
+          ctx.diags.error(pre->range, fmt::format("prefix '{}' is not a name part", prefix),
+                          "use letters, digits and '_', e.g. prefix = \"static_\"");
+          return;  // one error, not one per renamed definition
+        }
+      }
       r.finish();
       if (!p) return;
       spec = *p;
@@ -245,7 +284,7 @@ struct Includer {
     }
     // The same pack with the same parameters twice (tls/openssl and tls/gnutls both include
     // tls/sockets) is one set of definitions, not a conflict.
-    std::string identity = pack_path;
+    std::string identity = pack_path + "\nprefix=" + prefix;
     for (const auto& [k, v] : values) identity += "\n" + k + "=" + param_text(v);
     if (!included.insert(identity).second) return;
     substitute(*doc, values, spec);
@@ -261,6 +300,7 @@ struct Includer {
     top.get_any("pack");
     top.get_any("policy");
     top.finish();
+    if (!prefix.empty()) apply_prefix(*doc, prefix);
     merge(*doc, label, item.range);
   }
 };

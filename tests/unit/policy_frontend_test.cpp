@@ -34,7 +34,7 @@ TEST(PolicyFrontend, ReadsApiDiscoveryPolicy) {
     targets.push_back(t.name);
     EXPECT_TRUE(t.optional) << t.name;
   }
-  EXPECT_EQ(targets, (std::vector<std::string>{"openssl", "openssl_static", "gnutls", "nspr", "nss_ssl"}));
+  EXPECT_EQ(targets, (std::vector<std::string>{"openssl", "static_openssl", "gnutls", "nspr", "nss_ssl"}));
   EXPECT_EQ(p.targets[0].spec, "libssl.so.3");
   EXPECT_EQ(p.targets[0].range.file->path(), "<stdlib>/packs/tls/openssl.toml");
 
@@ -113,6 +113,47 @@ TEST(PolicyFrontend, PackParametersTakeTheirTypeAndDefaults) {
   auto defaults = analyze_policy_text("q.toml", "[policy]\nname = \"y\"\ninclude = [\"tls/openssl\"]\n", opts, diags);
   ASSERT_TRUE(defaults) << diags.format();
   EXPECT_FALSE(defaults->targets[0].optional);
+}
+
+TEST(PolicyFrontend, PackPrefixRenamesItsDefinitionsAndTheReferencesBetweenThem) {
+  test::TempDir dir;
+  test::write_text(dir.file("counted.toml"), R"([pack]
+name = "counted"
+params = { library = "libssl.so.3" }
+include = ["tls/sockets"]
+[target.lib]
+library = "{{library}}"
+[probe.write]
+target = "lib"
+uprobe = "SSL_write"
+[metric.writes]
+kind = "counter"
+probe = "write"
+)");
+  test::write_text(dir.file("p.toml"), R"([policy]
+name = "twice"
+include = [
+  "./counted.toml",
+  { pack = "./counted.toml", prefix = "node_", params = { library = "/usr/bin/node" } },
+]
+)");
+  Diagnostics diags;
+  SemaOptions opts;
+  opts.check_host = false;
+  auto plan = analyze_policy_file(dir.file("p.toml"), opts, diags);
+  ASSERT_TRUE(plan) << diags.format();
+  std::vector<std::string> targets;
+  for (const auto& t : plan->targets) targets.push_back(t.name + "=" + t.spec);
+  EXPECT_EQ(targets, (std::vector<std::string>{"lib=libssl.so.3", "node_lib=/usr/bin/node"}));
+  EXPECT_EQ(probe_named(*plan, "write").target, "lib");
+  EXPECT_EQ(probe_named(*plan, "node_write").target, "node_lib");
+  ASSERT_EQ(plan->metrics.size(), 2u);
+  EXPECT_EQ(plan->metrics[1].name, "node_writes");
+  EXPECT_EQ(plan->metrics[1].probe, "node_write");
+  // tls/sockets, which both include with the same parameters, comes once and unprefixed.
+  size_t binds = 0;
+  for (const auto& p : plan->probes) binds += p.name.rfind("tls_bind_", 0) == 0;
+  EXPECT_EQ(binds, 4u);
 }
 
 TEST(PolicyFrontend, LuaPolicyBuildsTheSameStructure) {
