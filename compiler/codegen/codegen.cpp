@@ -1,8 +1,10 @@
 #include "compiler/codegen/codegen.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "common/sha256.h"
@@ -122,25 +124,52 @@ MetricManifest metric_manifest(const MetricLayout& l) {
   return m;
 }
 
+// What a fingerprint covers besides the program text: every manifest field probed acts on
+// (attaching, placing, decoding, exporting). A field added to ProbeManifest, TargetManifest
+// or MetricManifest that changes behaviour belongs here too.
+void describe_for_fingerprint(const ProbeManifest& p, const TargetManifest* t,
+                              const std::vector<MetricManifest>& metrics, fmt::memory_buffer& out) {
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "probe {} {} {} {} {} {} {} {} {} [{}] {} {} {} {}\n", p.name, plan::probe_kind_name(p.kind),
+                 p.target, p.symbol, p.offset, p.optional, plan::return_mode_name(p.return_mode),
+                 plan::placement_name(p.placement), plan::abi_name(p.abi), fmt::join(p.entry_reads, ","),
+                 p.placed_return, p.handler, p.emit_event, p.fixed_size);
+  for (const auto& f : p.fields)
+    fmt::format_to(it, "field {} {} {} {} {} {}\n", f.name, plan::field_type_name(f.type), f.offset, f.size,
+                   f.var_index, f.max);
+  if (t) {
+    const plan::ProcessSelector& s = t->process;
+    fmt::format_to(it, "target {} {} {} {} comm [{}] exe [{}] cmdline {} pid [{}] cgroup [{}] container {}\n",
+                   t->name, plan::target_kind_name(t->kind), t->spec, t->optional, fmt::join(s.comm, ","),
+                   fmt::join(s.exe, ","), s.cmdline, fmt::join(s.pid, ","), fmt::join(s.cgroup, ","), s.container);
+  }
+  for (const auto& m : metrics) {
+    fmt::format_to(it, "metric {} {} {} {} {} {} {} {} [{}] {}\n", m.name, m.help, plan::metric_kind_name(m.kind),
+                   m.probe, m.map, m.key_size, m.overflow_offset, m.value_size, fmt::join(m.bounds, ","),
+                   m.max_series);
+    for (const auto& l : m.labels)
+      fmt::format_to(it, "label {} {} {} {}\n", l.name, plan::field_type_name(l.type), l.offset, l.size);
+  }
+}
+
 // ProbeManifest::fingerprint: the probe's program text emitted with a placeholder id (ids
-// shift when probes are added or removed before it), plus its manifest entry, target and
-// metrics without ids, program names or source location.
+// shift when probes are added or removed before it), plus the manifest fields probed acts on.
+// Program names and the source location are left out.
 std::string probe_fingerprint(const plan::Probe& probe, const plan::Target* target, int target_index,
                               const ProbeLayout& layout, const std::vector<const MetricLayout*>& metrics,
-                              const plan::RuntimeOptions& runtime, ProbeManifest entry) {
+                              const plan::RuntimeOptions& runtime, const ProbeManifest& entry) {
   plan::Probe anonymous = probe;
   anonymous.id = 0xffffffffu;
   CodeWriter text;
   ProbeEmitter(anonymous, target, target_index, layout, metrics, runtime, text).emit();
-  Manifest alone;
-  entry.id = 0;
-  entry.entry_program.clear();
-  entry.return_program.clear();
-  entry.location.clear();
-  alone.probes.push_back(std::move(entry));
-  if (target) alone.targets.push_back(target_manifest(*target));
-  for (const auto* m : metrics) alone.metrics.push_back(metric_manifest(*m));
-  return sha256_hex(text.str() + manifest_to_json(alone));
+  fmt::memory_buffer described;
+  described.append(text.str());
+  std::optional<TargetManifest> tm;
+  if (target) tm = target_manifest(*target);
+  std::vector<MetricManifest> mm;
+  for (const auto* m : metrics) mm.push_back(metric_manifest(*m));
+  describe_for_fingerprint(entry, tm ? &*tm : nullptr, mm, described);
+  return sha256_hex(std::string_view(described.data(), described.size()));
 }
 
 }  // namespace
