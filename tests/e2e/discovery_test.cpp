@@ -111,6 +111,38 @@ capture = [{ name = "x", value = "arg0", type = "i32" }]
   EXPECT_EQ(ev.back()["x"], 39);
 }
 
+// A probe a reload kept attached stays with the version of the policy that attached it; that
+// version's discovery still attaches it to files processes map later.
+TEST_F(Discovery, ProbeKeptByAReloadIsAttachedToALibraryLoadedAfterIt) {
+  auto [loader, err] = test::build_c_program(dir_, "pkloader", kLoader, {"-ldl"});
+  ASSERT_TRUE(err.empty()) << err;
+  std::string lib = dir_.file("libpkdl.so");
+  const std::string v1 = R"([policy]
+name = "kept"
+[target.lib]
+library = "libpkdl.so"
+[probe.call]
+target = "lib"
+uprobe = "pk_lib_fn"
+capture = [{ name = "x", value = "arg0", type = "i32" }]
+)";
+  auto probed = start_probed(v1);
+  test::write_text(dir_.file("policy.toml"), v1 + "[probe.execs]\nraw_tracepoint = \"sched_process_exec\"\n");
+  probed->signal(SIGHUP);
+  ASSERT_TRUE(probed->wait_stderr(
+      [](const std::string& l) { return l.find("1 unchanged, 0 changed, 1 added (execs)") != std::string::npos; },
+      30s))
+      << probed->stderr_text();
+  test::write_text(dir_.file("libpkdl.c"), kLibrary);
+  ASSERT_EQ(test::run({"cc", "-shared", "-fPIC", "-O1", "-o", lib, dir_.file("libpkdl.c")}).first, 0);
+  auto [rc, out] = test::run({loader, lib, "100"});
+  ASSERT_EQ(rc, 0) << out;
+  auto ev = events(*probed, "call", 30);
+  ASSERT_GE(ev.size(), 30u) << probed->stderr_text();
+  EXPECT_EQ(ev.back()["x"], 39);
+  EXPECT_FALSE(events(*probed, "execs", 1).empty()) << "the probe the reload added runs too";
+}
+
 TEST_F(Discovery, NewBinaryIsProbedWithinMillisecondsOfExec) {
   std::string bin_path = dir_.file("pklooper");
   auto probed = start_probed(fmt::format(R"([policy]
