@@ -37,6 +37,17 @@ int main(int argc, char **argv) {
 }
 )";
 
+// Probe "call" on pk_lib_fn of a library no process has mapped yet.
+constexpr char kLibraryCallPolicy[] = R"([policy]
+name = "dlopen"
+[target.lib]
+library = "libpkdl.so"
+[probe.call]
+target = "lib"
+uprobe = "pk_lib_fn"
+capture = [{ name = "x", value = "arg0", type = "i32" }]
+)";
+
 // Calls pk_bin_fn(i) every millisecond from its first instruction: the first i seen tells
 // how many milliseconds after exec the probe was live.
 constexpr char kLooper[] = R"(#include <stdlib.h>
@@ -83,32 +94,30 @@ class Discovery : public ::testing::Test {
     return out;
   }
 
+  // Builds libpkdl.so now and runs `loader`, which dlopens it and calls pk_lib_fn(0..39):
+  // probe "call" must see the calls.
+  void expect_library_loaded_later_is_probed(test::Process& probed, const std::string& loader) {
+    std::string lib = dir_.file("libpkdl.so");
+    test::write_text(dir_.file("libpkdl.c"), kLibrary);
+    ASSERT_EQ(test::run({"cc", "-shared", "-fPIC", "-O1", "-o", lib, dir_.file("libpkdl.c")}).first, 0);
+    auto [rc, out] = test::run({loader, lib, "100"});
+    ASSERT_EQ(rc, 0) << out;
+    auto ev = events(probed, "call", 30);
+    ASSERT_GE(ev.size(), 30u) << probed.stderr_text();
+    EXPECT_EQ(ev.back()["x"], 39);
+  }
+
   test::TempDir dir_;
 };
 
 TEST_F(Discovery, LibraryLoadedWithDlopenLaterIsProbed) {
   auto [loader, err] = test::build_c_program(dir_, "pkloader", kLoader, {"-ldl"});
   ASSERT_TRUE(err.empty()) << err;
-  std::string lib = dir_.file("libpkdl.so");
   // probed starts before the library exists anywhere: the probe is pending.
-  auto probed = start_probed(R"([policy]
-name = "dlopen"
-[target.lib]
-library = "libpkdl.so"
-[probe.call]
-target = "lib"
-uprobe = "pk_lib_fn"
-capture = [{ name = "x", value = "arg0", type = "i32" }]
-)");
+  auto probed = start_probed(kLibraryCallPolicy);
   EXPECT_NE(probed->stderr_text().find("is not on the host; probes attach when a process maps it"),
             std::string::npos);
-  test::write_text(dir_.file("libpkdl.c"), kLibrary);
-  ASSERT_EQ(test::run({"cc", "-shared", "-fPIC", "-O1", "-o", lib, dir_.file("libpkdl.c")}).first, 0);
-  auto [rc, out] = test::run({loader, lib, "100"});
-  ASSERT_EQ(rc, 0) << out;
-  auto ev = events(*probed, "call", 30);
-  ASSERT_GE(ev.size(), 30u) << probed->stderr_text();
-  EXPECT_EQ(ev.back()["x"], 39);
+  expect_library_loaded_later_is_probed(*probed, loader);
 }
 
 // A probe a reload kept attached stays with the version of the policy that attached it; that
@@ -116,16 +125,7 @@ capture = [{ name = "x", value = "arg0", type = "i32" }]
 TEST_F(Discovery, ProbeKeptByAReloadIsAttachedToALibraryLoadedAfterIt) {
   auto [loader, err] = test::build_c_program(dir_, "pkloader", kLoader, {"-ldl"});
   ASSERT_TRUE(err.empty()) << err;
-  std::string lib = dir_.file("libpkdl.so");
-  const std::string v1 = R"([policy]
-name = "kept"
-[target.lib]
-library = "libpkdl.so"
-[probe.call]
-target = "lib"
-uprobe = "pk_lib_fn"
-capture = [{ name = "x", value = "arg0", type = "i32" }]
-)";
+  const std::string v1 = kLibraryCallPolicy;
   auto probed = start_probed(v1);
   test::write_text(dir_.file("policy.toml"), v1 + "[probe.execs]\nraw_tracepoint = \"sched_process_exec\"\n");
   probed->signal(SIGHUP);
@@ -133,13 +133,7 @@ capture = [{ name = "x", value = "arg0", type = "i32" }]
       [](const std::string& l) { return l.find("1 unchanged, 0 changed, 1 added (execs)") != std::string::npos; },
       30s))
       << probed->stderr_text();
-  test::write_text(dir_.file("libpkdl.c"), kLibrary);
-  ASSERT_EQ(test::run({"cc", "-shared", "-fPIC", "-O1", "-o", lib, dir_.file("libpkdl.c")}).first, 0);
-  auto [rc, out] = test::run({loader, lib, "100"});
-  ASSERT_EQ(rc, 0) << out;
-  auto ev = events(*probed, "call", 30);
-  ASSERT_GE(ev.size(), 30u) << probed->stderr_text();
-  EXPECT_EQ(ev.back()["x"], 39);
+  expect_library_loaded_later_is_probed(*probed, loader);
   EXPECT_FALSE(events(*probed, "execs", 1).empty()) << "the probe the reload added runs too";
 }
 

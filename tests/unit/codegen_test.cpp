@@ -6,20 +6,13 @@
 #include "compiler/codegen/layout.h"
 #include "compiler/sema/sema.h"
 #include "tests/support/env.h"
+#include "tests/support/generate.h"
 
 namespace probe {
 namespace {
 
 std::optional<GeneratedProgram> generate_from(const std::string& path) {
-  Diagnostics diags;
-  SemaOptions opts;
-  opts.check_host = false;
-  auto plan = analyze_policy_file(path, opts, diags);
-  if (!plan) {
-    ADD_FAILURE() << diags.format();
-    return std::nullopt;
-  }
-  return generate(*plan, diags);
+  return test::generate_without_host_checks(path);
 }
 
 TEST(Codegen, SamePolicySameBytes) {

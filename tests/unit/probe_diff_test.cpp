@@ -2,10 +2,9 @@
 // fingerprint the compiler gives each probe, and the diff probed makes from fingerprints.
 #include <gtest/gtest.h>
 
-#include "compiler/codegen/codegen.h"
-#include "compiler/sema/sema.h"
 #include "runtime/daemon/probe_diff.h"
 #include "tests/support/env.h"
+#include "tests/support/generate.h"
 
 namespace probe {
 namespace {
@@ -14,20 +13,8 @@ Manifest manifest_of(const std::string& policy_toml) {
   test::TempDir dir;
   std::string path = dir.file("p.toml");
   test::write_text(path, policy_toml);
-  Diagnostics diags;
-  SemaOptions opts;
-  opts.check_host = false;
-  auto plan = analyze_policy_file(path, opts, diags);
-  if (!plan) {
-    ADD_FAILURE() << diags.format();
-    return {};
-  }
-  auto g = generate(*plan, diags);
-  if (!g) {
-    ADD_FAILURE() << diags.format();
-    return {};
-  }
-  return g->manifest;
+  auto g = test::generate_without_host_checks(path);
+  return g ? g->manifest : Manifest{};
 }
 
 const std::string kHeader = "[policy]\nname = \"diff\"\n[target.lib]\nlibrary = \"libssl.so.3\"\n";
