@@ -12,6 +12,9 @@ Modes, interleaved (every round runs each mode once, in an order rotated each ro
              workload (after its "ready:" log line) and stopped with SIGTERM after it
   bpftrace   a count-only script on SSL_read/SSL_write entry + return (4 probes), started
              before the workload (after its probes are attached) and stopped with SIGINT
+  count_placed, count_unplaced (only with --modes): probed counting the same four calls in the
+             kernel (bench/e2e/policies/ssl-count-{auto,off}.toml): the placement optimizer's
+             sites against entry probes and uretprobes where written
 
 Tracer start-up and shutdown are never inside the measured time, and no tracer runs
 during another mode's workload.
@@ -41,11 +44,18 @@ import threading
 import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-MODES = ("baseline", "probekit", "bpftrace")
+MODES = ("baseline", "probekit", "bpftrace", "count_placed", "count_unplaced")
+DEFAULT_MODES = ("baseline", "probekit", "bpftrace")
 LABELS = {
     "baseline": "no probes",
     "probekit": "probekit, `policies/api-discovery.toml`",
     "bpftrace": "bpftrace, count only: `SSL_read`/`SSL_write` entry + return",
+    "count_placed": "probekit, count only, placement on (`ssl-count-auto.toml`)",
+    "count_unplaced": "probekit, count only, placement off (`ssl-count-off.toml`)",
+}
+COUNT_POLICIES = {
+    "count_placed": os.path.join(REPO, "bench", "e2e", "policies", "ssl-count-auto.toml"),
+    "count_unplaced": os.path.join(REPO, "bench", "e2e", "policies", "ssl-count-off.toml"),
 }
 
 
@@ -311,9 +321,11 @@ class Bench:
         wall, ccpu, ncpu = self.workload(self.a.requests)
         return {"wall": wall, "curl_cpu": ccpu, "nginx_cpu": ncpu}
 
-    def run_probekit(self, rnd):
-        out_path = os.path.join(self.dir, f"probed-round{rnd}.jsonl")
-        cmd = [self.a.probed, "run", "--policy", self.a.policy, "--cache-dir", self.cache_dir]
+    def _run_probed(self, rnd, policy, tag):
+        """Runs the workload under `probed run --policy POLICY`; returns the round's numbers,
+        probed's stdout path and its log lines."""
+        out_path = os.path.join(self.dir, f"probed-{tag}-round{rnd}.jsonl")
+        cmd = [self.a.probed, "run", "--policy", policy, "--cache-dir", self.cache_dir]
         if self.a.probec:
             cmd += ["--probec", self.a.probec]
         env = dict(os.environ, METRIST_ORCHESTRATOR_ENDPOINT=f"127.0.0.1:{self.udp_port}")
@@ -336,6 +348,16 @@ class Bench:
         finally:
             rc = stop(p, signal.SIGTERM, 30, "probed")
             err.join()
+        # Warnings, errors and non-zero loss counters from probed's log.
+        notes = [l for l in err.lines
+                 if re.search(r"\s(warn|warning|error)\s", l)
+                 or re.search(r"(drops|dropped|lost|read errors|map full) [1-9]", l)]
+        ready = next((l for l in err.lines if "ready:" in l), "")
+        return ({"wall": wall, "curl_cpu": ccpu, "nginx_cpu": ncpu, "tracer_cpu": tracer_cpu,
+                 "exit": rc, "ready": ready.strip(), "notes": notes}, out_path, err.lines)
+
+    def run_probekit(self, rnd):
+        res, out_path, log_lines = self._run_probed(rnd, self.a.policy, "api")
         calls = curl_calls = 0
         with open(out_path) as f:
             for line in f:
@@ -346,17 +368,23 @@ class Bench:
                 calls += 1
                 if rec.get("comm") == "curl" and str(rec.get("path", "")).startswith("/bench/"):
                     curl_calls += 1
-        # Warnings, errors and non-zero loss counters from probed's log.
-        notes = [l for l in err.lines
-                 if re.search(r"\s(warn|warning|error)\s", l)
-                 or re.search(r"(drops|dropped|lost|read errors|map full) [1-9]", l)]
-        sink_fail = [l.split("info", 1)[-1].strip() for l in err.lines
-                     if re.search(r"sink \w+: .*failed [1-9]", l)]
-        ready = next((l for l in err.lines if "ready:" in l), "")
-        return {"wall": wall, "curl_cpu": ccpu, "nginx_cpu": ncpu, "tracer_cpu": tracer_cpu,
-                "calls": calls,
-                "curl_calls": curl_calls, "exit": rc, "ready": ready.strip(), "notes": notes,
-                "sink_fail": sink_fail}
+        res["calls"], res["curl_calls"] = calls, curl_calls
+        res["sink_fail"] = [l.split("info", 1)[-1].strip() for l in log_lines
+                            if re.search(r"sink \w+: .*failed [1-9]", l)]
+        return res
+
+    def _run_count(self, rnd, mode):
+        res, _, log_lines = self._run_probed(rnd, COUNT_POLICIES[mode], mode)
+        # The final report's kernel counters: "probe read_entry: hits 15003 ...".
+        res["hits"] = {m.group(1): int(m.group(2)) for m in
+                       (re.search(r"probe (\w+): hits (\d+)", l) for l in log_lines) if m}
+        return res
+
+    def run_count_placed(self, rnd):
+        return self._run_count(rnd, "count_placed")
+
+    def run_count_unplaced(self, rnd):
+        return self._run_count(rnd, "count_unplaced")
 
     def _bpftrace_attached(self, pid):
         """Number of uprobes on libssl attached by process pid (bpftool perf), or None."""
@@ -430,7 +458,7 @@ class Bench:
                 extra = ""
                 if mode == "probekit":
                     extra = f", probed reported {res['curl_calls']} curl calls"
-                elif mode == "bpftrace":
+                elif mode in ("bpftrace", "count_placed", "count_unplaced"):
                     extra = f", hits {sum(res['hits'].values())}"
                 log(f"round {rnd}/{self.a.rounds} {mode:9s} {res['wall']:.3f} s{extra}")
 
@@ -531,10 +559,10 @@ def report(bench, args, versions):
         if fails:
             L.append(f"probed sink failures (expected for the Orchestrator sink: nobody listens on "
                      f"its UDP port), last round: `{fails[-1]}`.")
-    if "bpftrace" in modes:
-        for r in res["bpftrace"]:
+    for m in ("bpftrace", "count_placed", "count_unplaced"):
+        for r in res.get(m, []):
             hits = ", ".join(f"{k} {v}" for k, v in sorted(r["hits"].items()))
-            L.append(f"bpftrace round {r['round']}: {sum(r['hits'].values())} hits ({hits}).")
+            L.append(f"{m} round {r['round']}: {sum(r['hits'].values())} hits ({hits}).")
     return "\n".join(L), med, added
 
 
@@ -561,8 +589,9 @@ def main():
     ap.add_argument("--probec", help="probec for probed's cache misses (default: probed finds it)")
     ap.add_argument("--policy", default=os.path.join(REPO, "policies", "api-discovery.toml"),
                     help="policy for probed (default: policies/api-discovery.toml)")
-    ap.add_argument("--modes", default=",".join(MODES),
-                    help="comma-separated subset of baseline,probekit,bpftrace")
+    ap.add_argument("--modes", default=",".join(DEFAULT_MODES),
+                    help="comma-separated modes (default baseline,probekit,bpftrace; also "
+                         "count_placed,count_unplaced)")
     ap.add_argument("--warmup", type=int, default=1, help="unmeasured baseline runs first (default 1)")
     ap.add_argument("--settle", type=float, default=0.3,
                     help="seconds between a tracer being attached and the workload (default 0.3)")

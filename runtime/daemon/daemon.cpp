@@ -112,6 +112,16 @@ int Daemon::open_sinks(const Manifest& m) {
   return 0;
 }
 
+Daemon::RetiredCounts Daemon::pipeline_totals() const {
+  RetiredCounts t = retired_generations_;
+  for (const auto& g : generations_) {
+    t.records += g->counters().records.load();
+    t.malformed += g->counters().malformed.load();
+    t.retired += g->counters().retired.load();
+  }
+  return t;
+}
+
 std::vector<ProbeSample> Daemon::probe_samples() const {
   std::map<const Generation*, std::vector<ProbeCounters>> kernel;
   std::vector<ProbeSample> out;
@@ -141,9 +151,15 @@ void Daemon::register_collectors() {
   };
   self.malformed = [this] {
     std::lock_guard<std::mutex> lock(generations_mutex_);
-    uint64_t n = 0;
-    for (const auto& g : generations_) n += g->counters().malformed.load();
-    return n;
+    return pipeline_totals().malformed;
+  };
+  self.retired = [this] {
+    std::lock_guard<std::mutex> lock(generations_mutex_);
+    return pipeline_totals().retired;
+  };
+  self.generations = [this] {
+    std::lock_guard<std::mutex> lock(generations_mutex_);
+    return static_cast<uint64_t>(generations_.size());
   };
   if (lua_) self.handlers = [this] { return handler_stats_.snapshot(); };
   self.sinks = &sinks_;  // read under sinks_mutex_ (below): a reload may replace them
@@ -224,16 +240,13 @@ int Daemon::setup() {
 
 void Daemon::report_stats(bool final) {
   std::vector<ProbeSample> samples;
-  uint64_t records = 0, malformed = 0, retired = 0;
+  RetiredCounts totals;
   {
     std::lock_guard<std::mutex> lock(generations_mutex_);
     samples = probe_samples();
-    for (const auto& g : generations_) {
-      records += g->counters().records.load();
-      malformed += g->counters().malformed.load();
-      retired += g->counters().retired.load();
-    }
+    totals = pipeline_totals();
   }
+  uint64_t records = totals.records, malformed = totals.malformed, retired = totals.retired;
   last_counters_.resize(samples.size());
   for (size_t i = 0; i < samples.size(); ++i) {
     const auto& c = samples[i].kernel;

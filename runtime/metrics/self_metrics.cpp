@@ -71,6 +71,20 @@ Registry::Collector self_metrics_collector(SelfMetricsSources src) {
                                       MetricKind::kCounter);
     add(malformed, {}, static_cast<double>(src.malformed()));
     out.push_back(std::move(malformed));
+    if (src.retired) {
+      FamilySnapshot retired = family("probekit_events_retired_total",
+                                      "Events of probes a reload replaced, dropped after the switch",
+                                      MetricKind::kCounter);
+      add(retired, {}, static_cast<double>(src.retired()));
+      out.push_back(std::move(retired));
+    }
+    if (src.generations) {
+      FamilySnapshot gens = family("probekit_policy_generations",
+                                   "Loaded versions of the policy (a reload keeps unchanged probes in theirs)",
+                                   MetricKind::kGauge);
+      add(gens, {}, static_cast<double>(src.generations()));
+      out.push_back(std::move(gens));
+    }
 
     if (src.handlers) {
       HandlerCounters h = src.handlers();

@@ -40,6 +40,8 @@ struct ProbeSample {
 struct SelfMetricsSources {
   std::function<std::vector<ProbeSample>()> probes;
   std::function<uint64_t()> malformed;
+  std::function<uint64_t()> retired;      // events of probes a reload replaced, dropped
+  std::function<uint64_t()> generations;  // loaded versions of the policy (1 unless a reload kept probes)
   std::function<HandlerCounters()> handlers;  // empty when the policy has no handlers
   const std::map<std::string, std::unique_ptr<Sink>>* sinks = nullptr;
   std::function<std::vector<AttachRecord>()> attach_records;

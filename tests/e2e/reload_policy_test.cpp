@@ -86,9 +86,18 @@ TEST(ReloadPolicy, SighupKeepsUnchangedProbesAttachedAndReplacesOnlyWhatChanged)
   if (!test::find_program("bpftool")) GTEST_SKIP() << "bpftool is not installed";
   test::TempDir out;
   std::string path = out.file("out.jsonl");
+  int metrics_port = test::free_tcp_port();
   std::string head = fmt::format("[policy]\nname = \"reload-diff\"\n[handlers]\nscript = \"handler.lua\"\n"
-                                 "[sinks.out]\ntype = \"jsonl\"\npath = \"{}\"\n",
-                                 path);
+                                 "[sinks.out]\ntype = \"jsonl\"\npath = \"{}\"\n"
+                                 "[sinks.prom]\ntype = \"prometheus\"\nlisten = \"127.0.0.1:{}\"\n",
+                                 path, metrics_port);
+  auto metric = [&](const std::string& series) -> std::string {
+    auto [status, body] = test::http_get("127.0.0.1", metrics_port, "/metrics");
+    auto at = body.find("\n" + series + " ");
+    if (status != 200 || at == std::string::npos) return "<missing: " + body.substr(0, 200) + ">";
+    at += series.size() + 2;
+    return body.substr(at, body.find('\n', at) - at);
+  };
   // v1: marker (id 0), ticks (1), gone (2).
   test::ProbedRun probed(head + probe("marker", "getppid") + probe("ticks", "getpgid") + probe("gone", "getsid"),
                          handlers(1));
@@ -147,6 +156,9 @@ TEST(ReloadPolicy, SighupKeepsUnchangedProbesAttachedAndReplacesOnlyWhatChanged)
     EXPECT_NE(prog, ticks_prog) << "the changed probe's old program is detached";
     EXPECT_NE(prog, gone_prog) << "the removed probe is detached";
   }
+  // Two versions run: v1 keeps marker, v2 has the rest; per-probe counters follow the probe.
+  EXPECT_EQ(metric("probekit_policy_generations"), "2");
+  EXPECT_EQ(metric("probekit_probe_hits_total{probe=\"marker\"}"), std::to_string(fired.load()));
   size_t markers_v2 = count_lines(path, "marker", 2);
   test::fire_markers(3);
   fire_ticks();
@@ -168,6 +180,7 @@ TEST(ReloadPolicy, SighupKeepsUnchangedProbesAttachedAndReplacesOnlyWhatChanged)
       << probed.process().stderr_text();
   test::fire_markers(1);
   EXPECT_TRUE(eventually([&] { return count_lines(path, "marker", 2) == markers_v2 + 4; }));
+  EXPECT_EQ(metric("probekit_policy_generations"), "2");  // v2 (added) and v3 (marker)
 
   // A policy that does not compile leaves the running one in place.
   test::write_text(policy, head + "[probe.broken]\ntracepoint = 42\n");
