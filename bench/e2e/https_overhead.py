@@ -180,7 +180,7 @@ def stop(proc, sig, timeout, what):
 
 
 class Nginx:
-    def __init__(self, workdir, nginx):
+    def __init__(self, workdir, nginx, body_bytes=3):
         self.dir = workdir
         os.chmod(workdir, 0o755)  # workers run as an unprivileged user
         os.makedirs(os.path.join(workdir, "tmp"), exist_ok=True)
@@ -193,6 +193,14 @@ class Nginx:
         for name in ("key.pem", "cert.pem"):
             os.chmod(os.path.join(workdir, name), 0o644)
         self.port = free_port()
+        # The response body: "ok\\n", or a file of body_bytes bytes (a heavier request).
+        if body_bytes == 3:
+            bench_location = 'return 200 "ok\\n";'
+        else:
+            with open(os.path.join(workdir, "body.txt"), "w") as f:
+                f.write(("x" * 63 + "\n") * (body_bytes // 64) + "x" * (body_bytes % 64))
+            os.chmod(os.path.join(workdir, "body.txt"), 0o644)
+            bench_location = f"root {workdir}; try_files /body.txt =404;"
         conf = f"""
 worker_processes 1;
 pid {workdir}/nginx.pid;
@@ -211,7 +219,7 @@ http {{
     ssl_certificate_key {workdir}/key.pem;
     keepalive_requests 1000000;
     keepalive_timeout 300s;
-    location /bench/ {{ return 200 "ok\\n"; }}
+    location /bench/ {{ {bench_location} }}
   }}
 }}
 """
@@ -483,7 +491,7 @@ def report(bench, args, versions):
             paired[m] = statistics.median(d) if d else float("nan")
 
     L = []
-    L.append(f"{'Preliminary: ' if args.preliminary else ''}{n} requests on one keep-alive "
+    L.append(f"{'Preliminary: ' if args.preliminary else ''}{n} requests ({args.body}-byte responses) on one keep-alive "
              f"connection × {args.rounds} rounds, modes interleaved (order rotated each round)"
              f"{', SCHED_IDLE spinners on every CPU' if args.stabilize else ''}"
              f"{f', curl and the nginx worker pinned to CPU {args.pin}' if args.pin is not None else ''}; "
@@ -584,6 +592,8 @@ def main():
                     "with probekit's API-discovery policy, and with a count-only bpftrace script.")
     ap.add_argument("--requests", type=int, default=5000, help="requests per run (default 5000)")
     ap.add_argument("--rounds", type=int, default=5, help="rounds; each runs every mode once (default 5)")
+    ap.add_argument("--body", type=int, default=3,
+                    help="response body bytes (default 3: \"ok\\n\"); larger bodies make a heavier request")
     ap.add_argument("--probed", default=os.path.join(REPO, "build", "runtime", "probed"),
                     help="probed binary (default: build/runtime/probed of this checkout)")
     ap.add_argument("--probec", help="probec for probed's cache misses (default: probed finds it)")
@@ -670,7 +680,7 @@ def main():
     spin, nginx = [], None
     code = 0
     try:
-        nginx = Nginx(workdir, nginx_bin)
+        nginx = Nginx(workdir, nginx_bin, args.body)
         if args.pin is not None:
             if not nginx.worker:
                 die("--pin: cannot find the nginx worker process")
