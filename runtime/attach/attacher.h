@@ -66,6 +66,8 @@ class Attacher {
   // Destroys the links of these probes (concurrently) and stops attaching them to files found
   // later; their records go too. Returns how long it took (ms).
   double detach_probes(const std::set<uint32_t>& probe_ids);
+  // Destroys the object's own links (attach_tracepoint: the watcher), keeping the probes'.
+  double detach_own_links() { return detach_probes({kNoProbe}); }
 
  private:
   // Every probe of `target` on one file: planned probes where the placement optimizer puts

@@ -103,6 +103,7 @@ void Discovery::on_event(const void* data, size_t size) {
   if (ev.kind == PK_WATCH_EXIT) {
     pending_.erase(static_cast<pid_t>(ev.pid));
     forget_pid(static_cast<pid_t>(ev.pid));
+    for (Discovery* f : followers_) f->forget_pid(static_cast<pid_t>(ev.pid));
     ProcessInfoCache::instance().exited(static_cast<pid_t>(ev.pid));
   } else {
     pending_.insert(static_cast<pid_t>(ev.pid));  // one scan per process per batch of events
@@ -114,7 +115,10 @@ int Discovery::consume() {
   int n = ring_->consume();
   std::set<pid_t> todo;
   todo.swap(pending_);
-  for (pid_t pid : todo) scan_pid(pid);
+  for (pid_t pid : todo) {
+    scan_pid(pid);
+    for (Discovery* f : followers_) f->scan_pid(pid);
+  }
   return n;
 }
 

@@ -33,8 +33,15 @@ class Discovery {
   // The watcher's ring buffer, if the policy has one (for the event loop's epoll set).
   Status open_watcher();
   int watcher_fd() const;
-  // Drains watcher events and handles the processes they name. Returns how many events.
+  // Stops this discovery's watcher (its programs are detached by the attacher's owner); a
+  // newer version of the policy watches instead and passes the processes on (followers).
+  void close_watcher() { ring_.reset(); }
+  // Drains watcher events and handles the processes they name, here and in the followers.
+  // Returns how many events.
   int consume();
+  // Discoveries of older versions of the policy that a reload kept running: they see the
+  // processes this one's watcher reports.
+  void set_followers(std::vector<Discovery*> followers) { followers_ = std::move(followers); }
 
   // Looks at every process (start-up and the periodic safety net).
   void scan_all();
@@ -64,6 +71,7 @@ class Discovery {
   std::vector<TargetState> targets_;
   std::unique_ptr<RingReader> ring_;
   std::set<pid_t> pending_;
+  std::vector<Discovery*> followers_;
   std::string host_mnt_ns_;
   uint64_t scans_ = 0;
   uint64_t attaches_ = 0;

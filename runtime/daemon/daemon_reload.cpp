@@ -157,6 +157,20 @@ void Daemon::reload_policy(Artifact artifact, const std::string& compiled,
     detach_ms = ms_since(t0);
   }
   retire_idle_generations();
+  // One watcher: the current generation's, passing the processes it sees to the others.
+  if (current().discovery().watcher_fd() >= 0) {
+    std::lock_guard<std::mutex> lock(generations_mutex_);
+    std::vector<Discovery*> followers;
+    for (auto& g : generations_) {
+      if (g.get() == &current()) continue;
+      if (g->discovery().watcher_fd() >= 0) {
+        unwatch(g->discovery().watcher_fd());
+        g->stop_watching();
+      }
+      followers.push_back(&g->discovery());
+    }
+    current().discovery().set_followers(std::move(followers));
+  }
   last_counters_.clear();
   log::info("SIGHUP: policy reloaded in {:.1f} ms ({}; detach {:.1f} ms): {}; {} generation(s) running",
             ms_since(start), compiled, detach_ms, diff.summary(), generations_.size());

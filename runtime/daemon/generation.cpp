@@ -47,6 +47,11 @@ Status Generation::attach() {
   return {};
 }
 
+void Generation::stop_watching() {
+  discovery_->close_watcher();
+  attacher_->detach_own_links();
+}
+
 ProbeSample Generation::sample(uint32_t id, const std::vector<ProbeCounters>& kernel) const {
   const ProbeManifest& p = artifact_.manifest.probes[id];
   ProbeSample s;

@@ -54,6 +54,9 @@ class Generation {
   const PipelineCounters& counters() const { return *counters_; }
   RingReader& ring() { return *ring_; }
   const std::set<std::string>& not_loaded() const { return not_loaded_; }
+  // A newer generation watches for processes now: this one's watcher goes (its discovery
+  // follows the newer one's).
+  void stop_watching();
   bool owns(uint32_t probe_id) const { return attacher_->owns(probe_id); }
   bool owns_any() const { return attacher_->owns_any(); }
 

@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "tests/support/bpf_session.h"
@@ -36,6 +38,19 @@ int main(int argc, char **argv) {
   return 0;
 }
 )";
+
+// Kernel links of probed's process watcher programs (pk_watch_*: exec, mmap entry and exit,
+// exit).
+size_t watcher_links() {
+  auto progs = nlohmann::json::parse(test::run({"bpftool", "-j", "prog", "show"}).second);
+  std::set<uint64_t> watch;
+  for (const auto& p : progs)
+    if (p.contains("name") && p["name"].get<std::string>().rfind("pk_watch_", 0) == 0) watch.insert(p["id"].get<uint64_t>());
+  size_t n = 0;
+  for (const auto& l : nlohmann::json::parse(test::run({"bpftool", "-j", "link", "show"}).second))
+    if (l.contains("prog_id") && watch.count(l["prog_id"].get<uint64_t>())) ++n;
+  return n;
+}
 
 // Probe "call" on pk_lib_fn of a library no process has mapped yet.
 constexpr char kLibraryCallPolicy[] = R"([policy]
@@ -133,6 +148,8 @@ TEST_F(Discovery, ProbeKeptByAReloadIsAttachedToALibraryLoadedAfterIt) {
       [](const std::string& l) { return l.find("1 unchanged, 0 changed, 1 added (execs)") != std::string::npos; },
       30s))
       << probed->stderr_text();
+  // One process watcher runs (the new version's), and passes what it sees on to the old one.
+  EXPECT_EQ(watcher_links(), 4u);
   expect_library_loaded_later_is_probed(*probed, loader);
   EXPECT_FALSE(events(*probed, "execs", 1).empty()) << "the probe the reload added runs too";
 }
