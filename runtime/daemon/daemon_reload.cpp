@@ -123,16 +123,7 @@ void Daemon::reload_policy(Artifact artifact, const std::string& compiled,
       next.reset();  // detaches what it attached
       return;
     }
-    std::vector<Owner> owners;
-    for (uint32_t i = 0; i < diff.keep.size(); ++i) {
-      if (!diff.keep[i]) {
-        owners.push_back({next.get(), i});
-        continue;
-      }
-      for (auto& g : generations_)
-        if (g->number() == diff.keep[i]->generation) owners.push_back({g.get(), diff.keep[i]->probe->id});
-    }
-    owners_ = std::move(owners);
+    owners_ = owners_after(diff, next.get());
     generations_.push_back(std::move(next));
   }
   if (lua_) lua_->call_hook("on_stop");
@@ -143,37 +134,57 @@ void Daemon::reload_policy(Artifact artifact, const std::string& compiled,
   if (lua_) lua_->call_hook("on_start");
   watch_generation(current());
 
-  std::map<uint32_t, std::set<uint32_t>> detach;  // generation number → probe ids there
-  for (const auto& r : diff.detach) detach[r.generation].insert(r.probe->id);
-  double detach_ms = 0;
-  {
-    std::lock_guard<std::mutex> lock(generations_mutex_);
-    std::vector<std::thread> detachers;
-    for (auto& g : generations_)
-      if (auto it = detach.find(g->number()); it != detach.end())
-        detachers.emplace_back([&g, ids = it->second] { g->attacher().detach_probes(ids); });
-    auto t0 = std::chrono::steady_clock::now();
-    for (auto& t : detachers) t.join();
-    detach_ms = ms_since(t0);
-  }
+  double detach_ms = detach_replaced(diff);
   retire_idle_generations();
-  // One watcher: the current generation's, passing the processes it sees to the others.
-  if (current().discovery().watcher_fd() >= 0) {
-    std::lock_guard<std::mutex> lock(generations_mutex_);
-    std::vector<Discovery*> followers;
-    for (auto& g : generations_) {
-      if (g.get() == &current()) continue;
-      if (g->discovery().watcher_fd() >= 0) {
-        unwatch(g->discovery().watcher_fd());
-        g->stop_watching();
-      }
-      followers.push_back(&g->discovery());
-    }
-    current().discovery().set_followers(std::move(followers));
-  }
+  watch_with_current_only();
   last_counters_.clear();
   log::info("SIGHUP: policy reloaded in {:.1f} ms ({}; detach {:.1f} ms): {}; {} generation(s) running",
             ms_since(start), compiled, detach_ms, diff.summary(), generations_.size());
+}
+
+// Who runs each probe of the next policy: the generation that kept it, or `next`.
+std::vector<Daemon::Owner> Daemon::owners_after(const ProbeDiff& diff, Generation* next) const {
+  std::vector<Owner> owners;
+  for (uint32_t i = 0; i < diff.keep.size(); ++i) {
+    if (!diff.keep[i]) {
+      owners.push_back({next, i});
+      continue;
+    }
+    for (const auto& g : generations_)
+      if (g->number() == diff.keep[i]->generation) owners.push_back({g.get(), diff.keep[i]->probe->id});
+  }
+  return owners;
+}
+
+// Detaches the probes the new policy replaced or dropped, every generation at once; returns
+// how long it took (ms).
+double Daemon::detach_replaced(const ProbeDiff& diff) {
+  std::map<uint32_t, std::set<uint32_t>> detach;  // generation number → probe ids there
+  for (const auto& r : diff.detach) detach[r.generation].insert(r.probe->id);
+  std::lock_guard<std::mutex> lock(generations_mutex_);
+  std::vector<std::thread> detachers;
+  for (auto& g : generations_)
+    if (auto it = detach.find(g->number()); it != detach.end())
+      detachers.emplace_back([&g, ids = it->second] { g->attacher().detach_probes(ids); });
+  auto start = std::chrono::steady_clock::now();
+  for (auto& t : detachers) t.join();
+  return ms_since(start);
+}
+
+// One process watcher: the current generation's, passing the processes it sees to the others.
+void Daemon::watch_with_current_only() {
+  if (current().discovery().watcher_fd() < 0) return;
+  std::lock_guard<std::mutex> lock(generations_mutex_);
+  std::vector<Discovery*> followers;
+  for (auto& g : generations_) {
+    if (g.get() == &current()) continue;
+    if (g->discovery().watcher_fd() >= 0) {
+      unwatch(g->discovery().watcher_fd());
+      g->stop_watching();
+    }
+    followers.push_back(&g->discovery());
+  }
+  current().discovery().set_followers(std::move(followers));
 }
 
 // Sinks whose settings changed are replaced as a whole: the running ones are flushed and

@@ -18,6 +18,8 @@
 
 namespace probe {
 
+struct ProbeDiff;
+
 constexpr int kExitUser = 1;
 constexpr int kExitEnv = 2;
 
@@ -67,6 +69,9 @@ class Daemon {
   // `compiled`: how the artifact was obtained; `start`: when the SIGHUP was taken.
   void reload_policy(Artifact artifact, const std::string& compiled, std::chrono::steady_clock::time_point start);
   void retire_idle_generations();
+  std::vector<Owner> owners_after(const ProbeDiff& diff, Generation* next) const;
+  double detach_replaced(const ProbeDiff& diff);
+  void watch_with_current_only();
   void reload_sinks(const Manifest& m);
 
   const DaemonOptions& opts_;
