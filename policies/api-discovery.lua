@@ -7,6 +7,7 @@ local http = require("probekit.http")
 local http2 = require("probekit.http2")
 local redact = require("probekit.redact")
 local proc = require("probekit.proc")
+local tls = require("probekit.tls")
 
 local PROTO_HTTP1, PROTO_HTTP2 = 1, 2
 local MAX_CONNS = 16384       -- connections tracked at once (a reset beyond: counted)
@@ -213,6 +214,8 @@ end
 
 function on_tls_bind(ev)
   local c = conn_of(ev)
+  -- Libraries whose SNI call is not probed (Go) name the server in the ClientHello.
+  if not c.sni and ev.hello then c.sni = tls.client_hello_sni(ev.hello) end
   local ip = ip_text(ev.daddr, ev.family)
   if ip then c.peer = (ev.family == 10 and "[" .. ip .. "]" or ip) .. ":" .. ev.dport end
   c.fd = ev.fd

@@ -152,7 +152,11 @@ TEST_F(ApiDiscoveryClients, GoCryptoTls) {
   if (!c.missing.empty()) GTEST_SKIP() << c.missing;
   start_probed(fmt::format("{{ pack = \"tls/go\", params = {{ binary = \"{}\" }} }}", c.argv[0]));
   std::string comm = c.argv[0].substr(c.argv[0].rfind('/') + 1).substr(0, 15);
-  expect_call(c, "/go/client", "api.go.test", comm);
+  auto [call, err] = expect_call(c, "/go/client", "api.go.test", comm);
+  ASSERT_FALSE(call.is_null());
+  // Nothing in crypto/tls is probed for the server name: it comes from the ClientHello the
+  // handshake wrote, seen by the socket-binding tracepoint.
+  EXPECT_EQ(call["tls"]["sni"], "api.go.test") << call.dump();
 }
 
 }  // namespace

@@ -105,7 +105,7 @@ import (
 func main() {
 	tr := &http.Transport{
 		// The test server's certificate is self-signed and throw-away.
-		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true, ServerName: os.Args[2]},
 		ForceAttemptHTTP2: false,
 		// An empty map (not nil) keeps HTTP/2 off whatever ALPN offers.
 		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},

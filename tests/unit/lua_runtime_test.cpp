@@ -1,5 +1,6 @@
 // Handlers run sandboxed: no way out to the system, a runaway loop is cut off and counted,
 // errors are counted and never fatal, and emit() reaches the sinks.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -7,8 +8,10 @@
 
 #include "runtime/events/pipeline.h"
 #include "runtime/lua/lua_runtime.h"
+#include "common/strings.h"
 #include "runtime/metrics/registry.h"
 #include "tests/support/env.h"
+#include "tests/support/process.h"
 
 namespace probe {
 namespace {
@@ -112,6 +115,50 @@ TEST(LuaRuntime, RedactHidesCredentialsInHeadersAndQueries) {
 
 // http.request_host: the request line and Host, whatever its case and place in the head, and
 // never a "Host:" line of the body.
+// A ClientHello as OpenSSL writes it (through Python's ssl module, into a memory BIO), hex.
+std::string client_hello_hex(const std::string& server_name) {
+  std::string py = fmt::format(
+      "import ssl\n"
+      "ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n"
+      "i, o = ssl.MemoryBIO(), ssl.MemoryBIO()\n"
+      "s = ctx.wrap_bio(i, o, server_hostname={})\n"
+      "try: s.do_handshake()\n"
+      "except ssl.SSLWantReadError: pass\n"
+      "print(o.read().hex())\n",
+      server_name.empty() ? "None" : "'" + server_name + "'");
+  auto [rc, out] = test::run({"python3", "-c", py});
+  EXPECT_EQ(rc, 0) << out;
+  return std::string(trim(out));
+}
+
+TEST(LuaRuntime, ClientHelloSniReadsTheServerNameARealClientSent) {
+  std::string named = client_hello_hex("api.hello.test");
+  std::string unnamed = client_hello_hex("");
+  ASSERT_GT(named.size(), 200u);
+  Fixture f;
+  auto rt = f.make(fmt::format(R"(
+    local tls = require("probekit.tls")
+    local function bytes(hex) return (hex:gsub("..", function(h) return string.char(tonumber(h, 16)) end)) end
+    function on_w(ev)
+      local hello = bytes("{}")
+      emit("out", {{ named = tls.client_hello_sni(hello) or "none",
+                    unnamed = tls.client_hello_sni(bytes("{}")) or "none",
+                    cut = tls.client_hello_sni(hello:sub(1, 60)) or "none",
+                    app_data = tls.client_hello_sni("\x17\x03\x03" .. hello:sub(4)) or "none",
+                    not_bytes = tls.client_hello_sni(42) or "none" }})
+    end)",
+                               named, unnamed));
+  ASSERT_TRUE(rt) << rt.error().message;
+  (*rt)->dispatch(f.view());
+  ASSERT_EQ(f.emitted.size(), 1u);
+  const auto& r = f.emitted[0].second;
+  EXPECT_EQ(r["named"], "api.hello.test");
+  EXPECT_EQ(r["unnamed"], "none");
+  EXPECT_EQ(r["cut"], "none");
+  EXPECT_EQ(r["app_data"], "none");
+  EXPECT_EQ(r["not_bytes"], "none");
+}
+
 TEST(LuaRuntime, RequestHostReadsOnlyTheHead) {
   Fixture f;
   auto rt = f.make(R"(
