@@ -29,6 +29,13 @@ void add(FamilySnapshot& f, Labels labels, double v) {
   f.series.push_back(std::move(s));
 }
 
+// A family of one unlabelled series.
+FamilySnapshot single(std::string name, std::string help, MetricKind kind, double v) {
+  FamilySnapshot f = family(std::move(name), std::move(help), kind);
+  add(f, {}, v);
+  return f;
+}
+
 }  // namespace
 
 uint64_t resident_bytes() {
@@ -67,38 +74,27 @@ Registry::Collector self_metrics_collector(SelfMetricsSources src) {
                                     MetricKind::kCounter);
     for (const auto& p : probes) add(decoded, {{"probe", p.name}}, static_cast<double>(p.decoded));
     out.push_back(std::move(decoded));
-    FamilySnapshot malformed = family("probekit_events_malformed_total", "Records that did not decode",
-                                      MetricKind::kCounter);
-    add(malformed, {}, static_cast<double>(src.malformed()));
-    out.push_back(std::move(malformed));
-    if (src.retired) {
-      FamilySnapshot retired = family("probekit_events_retired_total",
-                                      "Events of probes a reload replaced, dropped after the switch",
-                                      MetricKind::kCounter);
-      add(retired, {}, static_cast<double>(src.retired()));
-      out.push_back(std::move(retired));
-    }
-    if (src.generations) {
-      FamilySnapshot gens = family("probekit_policy_generations",
-                                   "Loaded versions of the policy (a reload keeps unchanged probes in theirs)",
-                                   MetricKind::kGauge);
-      add(gens, {}, static_cast<double>(src.generations()));
-      out.push_back(std::move(gens));
-    }
+    out.push_back(single("probekit_events_malformed_total", "Records that did not decode", MetricKind::kCounter,
+                         static_cast<double>(src.malformed())));
+    if (src.retired)
+      out.push_back(single("probekit_events_retired_total",
+                           "Events of probes a reload replaced, dropped after the switch", MetricKind::kCounter,
+                           static_cast<double>(src.retired())));
+    if (src.generations)
+      out.push_back(single("probekit_policy_generations",
+                           "Loaded versions of the policy (a reload keeps unchanged probes in theirs)",
+                           MetricKind::kGauge, static_cast<double>(src.generations())));
 
     if (src.handlers) {
       HandlerCounters h = src.handlers();
-      FamilySnapshot calls = family("probekit_handler_calls_total", "Lua handler calls", MetricKind::kCounter);
-      add(calls, {}, static_cast<double>(h.calls));
-      out.push_back(std::move(calls));
+      out.push_back(single("probekit_handler_calls_total", "Lua handler calls", MetricKind::kCounter,
+                           static_cast<double>(h.calls)));
       FamilySnapshot errors = family("probekit_handler_errors_total", "Lua handler errors", MetricKind::kCounter);
       add(errors, {{"kind", "error"}}, static_cast<double>(h.errors - h.budget_exceeded));
       add(errors, {{"kind", "budget"}}, static_cast<double>(h.budget_exceeded));
       out.push_back(std::move(errors));
-      FamilySnapshot seconds = family("probekit_handler_seconds_total", "Time spent in Lua handlers",
-                                      MetricKind::kCounter);
-      add(seconds, {}, static_cast<double>(h.nanoseconds) / 1e9);
-      out.push_back(std::move(seconds));
+      out.push_back(single("probekit_handler_seconds_total", "Time spent in Lua handlers", MetricKind::kCounter,
+                           static_cast<double>(h.nanoseconds) / 1e9));
     }
 
     FamilySnapshot sent = family("probekit_sink_sent_total", "Records a sink delivered", MetricKind::kCounter);
@@ -138,14 +134,11 @@ Registry::Collector self_metrics_collector(SelfMetricsSources src) {
     out.push_back(std::move(run_ns));
     out.push_back(std::move(run_cnt));
 
-    FamilySnapshot overflow = family("probekit_metric_overflow_total",
-                                     "Handler metric updates beyond max series (counted under \"other\")",
-                                     MetricKind::kCounter);
-    add(overflow, {}, static_cast<double>(src.registry->overflowed()));
-    out.push_back(std::move(overflow));
-    FamilySnapshot rss = family("probekit_resident_memory_bytes", "Resident memory of probed", MetricKind::kGauge);
-    add(rss, {}, static_cast<double>(resident_bytes()));
-    out.push_back(std::move(rss));
+    out.push_back(single("probekit_metric_overflow_total",
+                         "Handler metric updates beyond max series (counted under \"other\")", MetricKind::kCounter,
+                         static_cast<double>(src.registry->overflowed())));
+    out.push_back(single("probekit_resident_memory_bytes", "Resident memory of probed", MetricKind::kGauge,
+                         static_cast<double>(resident_bytes())));
   };
 }
 
