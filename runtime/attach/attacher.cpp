@@ -29,6 +29,15 @@ const char* attach_state_name(AttachState s) {
   return "unknown";
 }
 
+std::vector<std::string> host_files(const TargetManifest& t) {
+  std::vector<std::string> files =
+      t.kind == plan::Target::Kind::kLibrary ? resolve_library(t.spec) : std::vector<std::string>{t.spec};
+  files.erase(std::remove_if(files.begin(), files.end(),
+                             [](const std::string& f) { return access(f.c_str(), R_OK) != 0; }),
+              files.end());
+  return files;
+}
+
 Attacher::Attacher(const BpfObject& object, const Manifest& manifest, std::set<std::string> not_loaded,
                    std::optional<std::set<uint32_t>> owned)
     : object_(object), manifest_(manifest), not_loaded_(std::move(not_loaded)),
@@ -215,11 +224,7 @@ Status Attacher::attach_all() {
   // User-space probes, target by target, on the files the host resolves.
   for (const auto& t : manifest_.targets) {
     if (t.kind == plan::Target::Kind::kProcess) continue;
-    std::vector<std::string> files = t.kind == plan::Target::Kind::kLibrary ? resolve_library(t.spec)
-                                                                              : std::vector<std::string>{t.spec};
-    files.erase(std::remove_if(files.begin(), files.end(),
-                               [](const std::string& f) { return access(f.c_str(), R_OK) != 0; }),
-                files.end());
+    std::vector<std::string> files = host_files(t);
     if (files.empty()) {
       for (const auto& p : manifest_.probes)
         if (p.target == t.name && owns(p.id)) record(p, t.spec, AttachState::kPending, "no such file on the host yet");

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -33,6 +35,21 @@ struct AttachRecord {
   std::string reason;
 };
 
+// The placement optimizer's answer for the planned probes of one target in one file.
+struct FilePlans {
+  std::unique_ptr<FilePlanner> planner;  // owns the file the plans point into
+  std::vector<ProbePlan> plans;
+  std::map<std::string, std::string> errors;  // probe → why it could not be planned
+};
+using PlansByFile = std::map<std::pair<std::string, std::string>, FilePlans>;  // (target, path)
+
+// The files on the host a library or binary target names (readable ones only).
+std::vector<std::string> host_files(const TargetManifest& target);
+
+// Plans every planned probe `wanted` keeps, on every host file of its target, one file per
+// thread. Reads only the manifest and the files: it can run while the object loads.
+PlansByFile plan_host_files(const Manifest& manifest, const std::function<bool(const ProbeManifest&)>& wanted);
+
 class Attacher {
  public:
   // `not_loaded`: optional probes the kernel refused (recorded as skipped). `owned`: the ids
@@ -43,6 +60,10 @@ class Attacher {
   ~Attacher();
   Attacher(const Attacher&) = delete;
   Attacher& operator=(const Attacher&) = delete;
+
+  // Plans made ahead (plan_host_files, for the same probes this attacher attaches): attach_all
+  // uses them instead of planning again.
+  void use_plans(PlansByFile plans) { preplanned_ = std::move(plans); }
 
   // Kernel probes, and user-space probes on the files the host resolves for their targets.
   // Fails on a non-optional probe that cannot attach; a library not on the host is pending
@@ -103,6 +124,7 @@ class Attacher {
   std::set<std::tuple<std::string, uint64_t, uint64_t>> files_;  // (target, dev, inode)
   std::vector<AttachRecord> records_;
   std::map<std::pair<uint32_t, int32_t>, uint32_t> recipe_slots_;  // (recipe, rsp offset) → pk_sites index
+  PlansByFile preplanned_;
 };
 
 }  // namespace probe

@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <future>
 #include <map>
 #include <tuple>
 
@@ -13,25 +14,52 @@
 
 namespace probe {
 
+namespace {
+
+FilePlans plan_file(const Manifest& manifest, const TargetManifest& target, const std::string& path,
+                    const std::function<bool(const ProbeManifest&)>& wanted) {
+  FilePlans fp;
+  std::vector<const ProbeManifest*> planned;
+  for (const auto& p : manifest.probes)
+    if (p.target == target.name && wanted(p) && planned_probe(p)) planned.push_back(&p);
+  if (planned.empty()) return fp;
+  auto opened = FilePlanner::open(path);
+  if (!opened) {
+    for (const auto* p : planned) fp.errors[p->name] = opened.error().message;
+    return fp;
+  }
+  fp.planner = std::move(*opened);
+  fp.plans = fp.planner->plan(planned, manifest, &fp.errors);
+  return fp;
+}
+
+}  // namespace
+
+PlansByFile plan_host_files(const Manifest& manifest, const std::function<bool(const ProbeManifest&)>& wanted) {
+  std::vector<std::pair<const TargetManifest*, std::string>> work;
+  for (const auto& t : manifest.targets)
+    if (t.kind != plan::Target::Kind::kProcess)
+      for (const auto& f : host_files(t)) work.emplace_back(&t, f);
+  std::vector<std::future<FilePlans>> running;
+  for (const auto& [t, f] : work)
+    running.push_back(std::async(std::launch::async, [&manifest, t = t, f = f, &wanted] {
+      return plan_file(manifest, *t, f, wanted);
+    }));
+  PlansByFile out;
+  for (size_t i = 0; i < work.size(); ++i) out[{work[i].first->name, work[i].second}] = running[i].get();
+  return out;
+}
+
 std::vector<std::pair<std::string, Status>> Attacher::attach_target_file(const TargetManifest& target,
                                                                          const std::string& path,
                                                                          const std::string& shown) {
   std::vector<std::pair<std::string, Status>> results;
-  std::vector<const ProbeManifest*> planned;
-  for (const auto& p : manifest_.probes)
-    if (p.target == target.name && !leaves_out(p) && planned_probe(p)) planned.push_back(&p);
-
-  std::vector<ProbePlan> plans;
-  std::map<std::string, std::string> plan_errors;
-  std::unique_ptr<FilePlanner> planner;
-  if (!planned.empty()) {
-    auto opened = FilePlanner::open(path);
-    if (!opened) {
-      for (const auto* p : planned) plan_errors[p->name] = opened.error().message;
-    } else {
-      planner = std::move(*opened);
-      plans = planner->plan(planned, manifest_, &plan_errors);
-    }
+  FilePlans fp;
+  if (auto it = preplanned_.find({target.name, path}); it != preplanned_.end()) {
+    fp = std::move(it->second);
+    preplanned_.erase(it);
+  } else {
+    fp = plan_file(manifest_, target, path, [this](const ProbeManifest& p) { return !leaves_out(p); });
   }
   for (const auto& p : manifest_.probes) {
     if (p.target != target.name || leaves_out(p)) continue;
@@ -39,12 +67,12 @@ std::vector<std::pair<std::string, Status>> Attacher::attach_target_file(const T
       results.emplace_back(p.name, attach_probe_to_file(p, path, shown));
       continue;
     }
-    if (auto e = plan_errors.find(p.name); e != plan_errors.end()) {
+    if (auto e = fp.errors.find(p.name); e != fp.errors.end()) {
       results.emplace_back(p.name, make_error("{}", e->second));
       continue;
     }
-    for (const auto& plan : plans)
-      if (plan.probe == &p) results.emplace_back(p.name, attach_planned(plan, planner->elf(), path, shown));
+    for (const auto& plan : fp.plans)
+      if (plan.probe == &p) results.emplace_back(p.name, attach_planned(plan, fp.planner->elf(), path, shown));
   }
   return results;
 }

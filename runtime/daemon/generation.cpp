@@ -2,6 +2,8 @@
 
 #include <bpf/libbpf.h>
 
+#include <future>
+
 #include "common/log.h"
 
 namespace probe {
@@ -14,8 +16,15 @@ Result<std::unique_ptr<Generation>> Generation::load(Artifact artifact, uint32_t
   if (o.owned)
     for (const auto& p : m.probes)
       if (!o.owned->count(p.id)) elsewhere.insert(p.name);
-  PROBE_ASSIGN_OR_RETURN(g->object_, BpfObject::load(g->artifact_, o.btf_path, &g->not_loaded_,
-                                                     o.previous ? o.previous->object_.get() : nullptr, elsewhere));
+  // The placement analysis of the host's files runs while the kernel verifies the programs.
+  std::function<bool(const ProbeManifest&)> mine = [&o](const ProbeManifest& p) {
+    return !o.owned || o.owned->count(p.id) > 0;
+  };
+  auto plans = std::async(std::launch::async, [&m, &mine] { return plan_host_files(m, mine); });
+  auto object = BpfObject::load(g->artifact_, o.btf_path, &g->not_loaded_,
+                                o.previous ? o.previous->object_.get() : nullptr, elsewhere);
+  PlansByFile planned = plans.get();
+  PROBE_ASSIGN_OR_RETURN(g->object_, std::move(object));
   for (const auto& name : g->object_->shared_maps()) log::debug("generation {}: shares map {}", number, name);
   g->counters_ = std::make_unique<PipelineCounters>(m.probes.size());
   g->pipeline_ = std::make_unique<Pipeline>(m, *g->counters_, std::move(o.default_output));
@@ -24,6 +33,9 @@ Result<std::unique_ptr<Generation>> Generation::load(Artifact artifact, uint32_t
                            self->pipeline_->on_record(d, n);
                          }));
   g->attacher_ = std::make_unique<Attacher>(*g->object_, m, g->not_loaded_, std::move(o.owned));
+  // Plans made with a probe the kernel then refused could cover calls with its sites: plan
+  // again at attach in that case.
+  if (g->not_loaded_.empty()) g->attacher_->use_plans(std::move(planned));
   g->discovery_ = std::make_unique<Discovery>(m, *g->object_, *g->attacher_);
   return g;
 }
