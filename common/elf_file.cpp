@@ -1,12 +1,10 @@
 #include "common/elf_file.h"
 
-#include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <map>
 #include <set>
@@ -20,18 +18,12 @@ namespace probe {
 
 struct ElfFile::Impl {
   std::string path;
-  int fd = -1;
-  Elf* elf = nullptr;
+  ElfHandle file;  // open for read_bytes
   std::vector<ElfSymbol> functions;
   std::vector<GElf_Phdr> loads;
   std::set<std::string> sections;
   std::string build_id;
   uint16_t type = 0;
-
-  ~Impl() {
-    if (elf) elf_end(elf);
-    if (fd >= 0) close(fd);
-  }
 };
 
 namespace {
@@ -107,36 +99,31 @@ ElfFile& ElfFile::operator=(ElfFile&&) noexcept = default;
 ElfFile::~ElfFile() = default;
 
 Result<ElfFile> ElfFile::open(const std::string& path) {
-  if (elf_version(EV_CURRENT) == EV_NONE) return make_error("libelf initialisation failed");
   auto impl = std::make_unique<Impl>();
   impl->path = path;
-  impl->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (impl->fd < 0) return make_error("cannot open '{}': {}", path, std::strerror(errno));
-  impl->elf = elf_begin(impl->fd, ELF_C_READ_MMAP, nullptr);
-  if (!impl->elf || elf_kind(impl->elf) != ELF_K_ELF)
-    return make_error("'{}' is not an ELF file", path);
+  PROBE_TRY(open_elf(path, &impl->file));
   GElf_Ehdr ehdr;
-  if (!gelf_getehdr(impl->elf, &ehdr)) return make_error("'{}': bad ELF header", path);
+  if (!gelf_getehdr(impl->file.elf, &ehdr)) return make_error("'{}': bad ELF header", path);
   impl->type = ehdr.e_type;
 
   size_t phnum = 0;
-  elf_getphdrnum(impl->elf, &phnum);
+  elf_getphdrnum(impl->file.elf, &phnum);
   for (size_t i = 0; i < phnum; ++i) {
     GElf_Phdr ph;
-    if (gelf_getphdr(impl->elf, static_cast<int>(i), &ph) && ph.p_type == PT_LOAD)
+    if (gelf_getphdr(impl->file.elf, static_cast<int>(i), &ph) && ph.p_type == PT_LOAD)
       impl->loads.push_back(ph);
   }
 
   size_t shstrndx = 0;
-  elf_getshdrstrndx(impl->elf, &shstrndx);
+  elf_getshdrstrndx(impl->file.elf, &shstrndx);
   Elf_Scn* versym = nullptr;
   Elf_Scn* verdef = nullptr;
   size_t verdef_strtab = 0;
   std::vector<std::pair<Elf_Scn*, GElf_Shdr>> symtabs;
-  for (Elf_Scn* scn = elf_nextscn(impl->elf, nullptr); scn; scn = elf_nextscn(impl->elf, scn)) {
+  for (Elf_Scn* scn = elf_nextscn(impl->file.elf, nullptr); scn; scn = elf_nextscn(impl->file.elf, scn)) {
     GElf_Shdr sh;
     if (!gelf_getshdr(scn, &sh)) continue;
-    const char* sname = elf_strptr(impl->elf, shstrndx, sh.sh_name);
+    const char* sname = elf_strptr(impl->file.elf, shstrndx, sh.sh_name);
     if (sname) impl->sections.insert(sname);
     if (sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM) symtabs.emplace_back(scn, sh);
     if (sh.sh_type == SHT_GNU_versym) versym = scn;
@@ -157,7 +144,7 @@ Result<ElfFile> ElfFile::open(const std::string& path) {
       }
     }
   }
-  auto versions = read_version_definitions(impl->elf, verdef, verdef_strtab);
+  auto versions = read_version_definitions(impl->file.elf, verdef, verdef_strtab);
   // .dynsym first: of a (name, address) pair in both tables, the exported copy (which has
   // its version) is the one kept.
   std::stable_partition(symtabs.begin(), symtabs.end(),
@@ -165,7 +152,7 @@ Result<ElfFile> ElfFile::open(const std::string& path) {
   std::vector<ElfSymbol> all;
   for (auto& [scn, sh] : symtabs) {
     bool dynamic = sh.sh_type == SHT_DYNSYM;
-    read_symbols(impl->elf, scn, sh, dynamic, dynamic ? versym : nullptr, versions, &all);
+    read_symbols(impl->file.elf, scn, sh, dynamic, dynamic ? versym : nullptr, versions, &all);
   }
   // One entry per (name, address), in table order. Hashing rather than sorting: executables
   // such as node carry 100k+ function symbols, and every `probec check` opens them.
@@ -246,7 +233,7 @@ Result<uint64_t> ElfFile::file_offset(uint64_t address) const {
 
 std::string ElfFile::read_bytes(uint64_t offset, uint64_t size) const {
   std::string out(size, '\0');
-  ssize_t n = pread(impl_->fd, out.data(), size, static_cast<off_t>(offset));
+  ssize_t n = pread(impl_->file.fd, out.data(), size, static_cast<off_t>(offset));
   out.resize(n > 0 ? static_cast<size_t>(n) : 0);
   return out;
 }

@@ -1,6 +1,5 @@
 #include "compiler/cli/new_command.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -16,6 +15,7 @@
 #include <tuple>
 
 #include "common/elf_file.h"
+#include "common/elf_handle.h"
 #include "common/files.h"
 #include "common/ld_cache.h"
 #include "common/strings.h"
@@ -56,13 +56,11 @@ Result<NewRequest> parse_new_args(const std::vector<std::string>& args) {
 
 // DT_SONAME of a shared library; empty for executables (PIE executables are ET_DYN too).
 std::string read_soname(const std::string& path) {
-  if (elf_version(EV_CURRENT) == EV_NONE) return {};
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
+  ElfHandle h;
+  if (!open_elf(path, &h)) return {};
+  Elf* elf = h.elf;
   std::string soname;
-  for (Elf_Scn* scn = elf ? elf_nextscn(elf, nullptr) : nullptr; scn && soname.empty();
-       scn = elf_nextscn(elf, scn)) {
+  for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn && soname.empty(); scn = elf_nextscn(elf, scn)) {
     GElf_Shdr sh;
     if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC || sh.sh_entsize == 0) continue;
     Elf_Data* data = elf_getdata(scn, nullptr);
@@ -74,8 +72,6 @@ std::string read_soname(const std::string& path) {
       break;
     }
   }
-  if (elf) elf_end(elf);
-  close(fd);
   return soname;
 }
 
