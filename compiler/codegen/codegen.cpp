@@ -4,7 +4,6 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <optional>
 #include <set>
 
 #include "common/sha256.h"
@@ -155,20 +154,22 @@ void describe_for_fingerprint(const ProbeManifest& p, const TargetManifest* t,
 // ProbeManifest::fingerprint: the probe's program text emitted with a placeholder id (ids
 // shift when probes are added or removed before it), plus the manifest fields probed acts on.
 // Program names and the source location are left out.
+// `manifest` holds the targets and metrics already (the probe's own are looked up there).
 std::string probe_fingerprint(const plan::Probe& probe, const plan::Target* target, int target_index,
                               const ProbeLayout& layout, const std::vector<const MetricLayout*>& metrics,
-                              const plan::RuntimeOptions& runtime, const ProbeManifest& entry) {
+                              const plan::RuntimeOptions& runtime, const ProbeManifest& entry,
+                              const Manifest& manifest) {
   plan::Probe anonymous = probe;
   anonymous.id = 0xffffffffu;
   CodeWriter text;
   ProbeEmitter(anonymous, target, target_index, layout, metrics, runtime, text).emit();
   fmt::memory_buffer described;
   described.append(text.str());
-  std::optional<TargetManifest> tm;
-  if (target) tm = target_manifest(*target);
-  std::vector<MetricManifest> mm;
-  for (const auto* m : metrics) mm.push_back(metric_manifest(*m));
-  describe_for_fingerprint(entry, tm ? &*tm : nullptr, mm, described);
+  std::vector<MetricManifest> mine;
+  for (const auto& mm : manifest.metrics)
+    if (mm.probe == probe.name) mine.push_back(mm);
+  describe_for_fingerprint(entry, target_index >= 0 ? &manifest.targets[static_cast<size_t>(target_index)] : nullptr,
+                           mine, described);
   return sha256_hex(std::string_view(described.data(), described.size()));
 }
 
@@ -269,6 +270,7 @@ std::optional<GeneratedProgram> generate(const plan::Plan& plan, Diagnostics& di
   m.watcher = plan.watcher.enabled;
   m.handler_script = plan.handlers.script;
   for (const auto& s : plan.sinks) m.sinks.push_back({s.type, s.settings});
+  for (const auto& ml : metrics) m.metrics.push_back(metric_manifest(ml));
 
   for (size_t i = 0; i < plan.probes.size(); ++i) {
     const auto& p = plan.probes[i];
@@ -301,10 +303,9 @@ std::optional<GeneratedProgram> generate(const plan::Plan& plan, Diagnostics& di
     pm.location = location_string(p.range);
     pm.fixed_size = layouts[i].fixed_size;
     pm.fields = layouts[i].fields;
-    pm.fingerprint = probe_fingerprint(p, target, target_index, layouts[i], mine, plan.runtime, pm);
+    pm.fingerprint = probe_fingerprint(p, target, target_index, layouts[i], mine, plan.runtime, pm, m);
     m.probes.push_back(std::move(pm));
   }
-  for (const auto& ml : metrics) m.metrics.push_back(metric_manifest(ml));
   result.source = out.str();
   return result;
 }
