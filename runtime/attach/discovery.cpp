@@ -115,17 +115,28 @@ int Discovery::consume() {
   int n = ring_->consume();
   std::set<pid_t> todo;
   todo.swap(pending_);
-  for (pid_t pid : todo) {
-    scan_pid(pid);
-    for (Discovery* f : followers_) f->scan_pid(pid);
-  }
+  for (pid_t pid : todo) scan_pid(pid);
   return n;
 }
 
+void Discovery::set_followers(std::vector<Discovery*> followers) {
+  leader_ = nullptr;
+  followers_ = std::move(followers);
+  for (Discovery* f : followers_) {
+    f->followers_.clear();
+    f->leader_ = this;
+  }
+}
+
 void Discovery::scan_pid(pid_t pid) {
-  ++scans_;
   // Who the process is, while it is there to ask (its events may be handled after it exits).
   if (proc_ == "/proc") ProcessInfoCache::instance().remember(pid);
+  look_at(pid);
+  for (Discovery* f : followers_) f->look_at(pid);
+}
+
+void Discovery::look_at(pid_t pid) {
+  ++scans_;
   update_selectors(pid);
   bool any_files = false;
   for (const auto& s : targets_) any_files |= s.target->kind != plan::Target::Kind::kProcess;
@@ -189,6 +200,7 @@ void Discovery::refresh_cgroups() {
 
 void Discovery::scan_all() {
   refresh_cgroups();
+  for (Discovery* f : followers_) f->refresh_cgroups();
   for (pid_t pid : all_pids(proc_)) scan_pid(pid);
 }
 

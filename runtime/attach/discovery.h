@@ -39,13 +39,15 @@ class Discovery {
   // Drains watcher events and handles the processes they name, here and in the followers.
   // Returns how many events.
   int consume();
-  // Discoveries of older versions of the policy that a reload kept running: they see the
-  // processes this one's watcher reports.
-  void set_followers(std::vector<Discovery*> followers) { followers_ = std::move(followers); }
+  // Discoveries of other versions of the policy that a reload kept running: they see the
+  // processes this one's watcher and rescans report, and follow nothing themselves.
+  void set_followers(std::vector<Discovery*> followers);
+  // Whether another discovery passes processes to this one (it then needs no scan of its own).
+  bool following() const { return leader_ != nullptr; }
 
-  // Looks at every process (start-up and the periodic safety net).
+  // Looks at every process (start-up and the periodic safety net), for the followers too.
   void scan_all();
-  // Looks at one process: attaches to new matching files, updates selector maps.
+  // Looks at one process (and records who it is), for the followers too.
   void scan_pid(pid_t pid);
   void forget_pid(pid_t pid);
 
@@ -54,6 +56,8 @@ class Discovery {
 
  private:
   void on_event(const void* data, size_t size);
+  // Attaches to the process's new matching files and updates the selector maps.
+  void look_at(pid_t pid);
   void update_selectors(pid_t pid);
   void refresh_cgroups();
 
@@ -72,6 +76,7 @@ class Discovery {
   std::unique_ptr<RingReader> ring_;
   std::set<pid_t> pending_;
   std::vector<Discovery*> followers_;
+  Discovery* leader_ = nullptr;
   std::string host_mnt_ns_;
   uint64_t scans_ = 0;
   uint64_t attaches_ = 0;

@@ -328,7 +328,8 @@ int Daemon::loop() {
   watch(rescan, [this, rescan] {
     drain_timer(rescan);
     std::lock_guard<std::mutex> lock(generations_mutex_);
-    for (auto& g : generations_) g->discovery().scan_all();
+    for (auto& g : generations_)
+      if (!g->discovery().following()) g->discovery().scan_all();
   });
   // Lua timers (every(...)): one timerfd armed for the next one due.
   lua_timer_ = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);

@@ -136,7 +136,7 @@ void Daemon::reload_policy(Artifact artifact, const std::string& compiled,
 
   double detach_ms = detach_replaced(diff);
   retire_idle_generations();
-  watch_with_current_only();
+  arrange_watchers();
   last_counters_.clear();
   log::info("SIGHUP: policy reloaded in {:.1f} ms ({}; detach {:.1f} ms): {}; {} generation(s) running",
             ms_since(start), compiled, detach_ms, diff.summary(), generations_.size());
@@ -171,20 +171,24 @@ double Daemon::detach_replaced(const ProbeDiff& diff) {
   return ms_since(start);
 }
 
-// One process watcher: the current generation's, passing the processes it sees to the others.
-void Daemon::watch_with_current_only() {
-  if (current().discovery().watcher_fd() < 0) return;
+// One process watcher: the newest generation's that has one. The others stop theirs and
+// follow it. Rebuilt after every reload, so no list names a retired generation.
+void Daemon::arrange_watchers() {
   std::lock_guard<std::mutex> lock(generations_mutex_);
+  Generation* leader = nullptr;
+  for (auto it = generations_.rbegin(); it != generations_.rend() && !leader; ++it)
+    if ((*it)->discovery().watcher_fd() >= 0) leader = it->get();
+  if (!leader) return;  // no generation watches processes (no user-space targets)
   std::vector<Discovery*> followers;
   for (auto& g : generations_) {
-    if (g.get() == &current()) continue;
+    if (g.get() == leader) continue;
     if (g->discovery().watcher_fd() >= 0) {
       unwatch(g->discovery().watcher_fd());
       g->stop_watching();
     }
     followers.push_back(&g->discovery());
   }
-  current().discovery().set_followers(std::move(followers));
+  leader->discovery().set_followers(std::move(followers));
 }
 
 // Sinks whose settings changed are replaced as a whole: the running ones are flushed and

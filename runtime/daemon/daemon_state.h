@@ -71,7 +71,7 @@ class Daemon {
   void retire_idle_generations();
   std::vector<Owner> owners_after(const ProbeDiff& diff, Generation* next) const;
   double detach_replaced(const ProbeDiff& diff);
-  void watch_with_current_only();
+  void arrange_watchers();
   void reload_sinks(const Manifest& m);
 
   const DaemonOptions& opts_;
