@@ -112,13 +112,9 @@ int Daemon::open_sinks(const Manifest& m) {
   return 0;
 }
 
-Daemon::RetiredCounts Daemon::pipeline_totals() const {
-  RetiredCounts t = retired_generations_;
-  for (const auto& g : generations_) {
-    t.records += g->counters().records.load();
-    t.malformed += g->counters().malformed.load();
-    t.retired += g->counters().retired.load();
-  }
+Daemon::PipelineTotals Daemon::pipeline_totals() const {
+  PipelineTotals t = retired_generations_;
+  for (const auto& g : generations_) t.add(g->counters());
   return t;
 }
 
@@ -240,13 +236,12 @@ int Daemon::setup() {
 
 void Daemon::report_stats(bool final) {
   std::vector<ProbeSample> samples;
-  RetiredCounts totals;
+  PipelineTotals totals;
   {
     std::lock_guard<std::mutex> lock(generations_mutex_);
     samples = probe_samples();
     totals = pipeline_totals();
   }
-  uint64_t records = totals.records, malformed = totals.malformed, retired = totals.retired;
   last_counters_.resize(samples.size());
   for (size_t i = 0; i < samples.size(); ++i) {
     const auto& c = samples[i].kernel;
@@ -260,10 +255,10 @@ void Daemon::report_stats(bool final) {
                 c.no_entry, c.truncated);
     last_counters_[i] = c;
   }
-  if (final || malformed || (lua_ && lua_->counters().errors)) {
-    log::info("events {} malformed {} handler calls {} handler errors {}{}", records, malformed,
+  if (final || totals.malformed || (lua_ && lua_->counters().errors)) {
+    log::info("events {} malformed {} handler calls {} handler errors {}{}", totals.records, totals.malformed,
               lua_ ? lua_->counters().calls : 0, lua_ ? lua_->counters().errors : 0,
-              retired ? fmt::format(" (dropped {} of probes a reload replaced)", retired) : "");
+              totals.retired ? fmt::format(" (dropped {} of probes a reload replaced)", totals.retired) : "");
   }
   for (const auto& [id, s] : sinks_)
     if (final || s->counters().dropped || s->counters().failed)

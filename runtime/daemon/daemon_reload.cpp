@@ -228,9 +228,7 @@ void Daemon::retire_idle_generations() {
       std::lock_guard<std::mutex> lock(generations_mutex_);
       gone = std::move(generations_[i]);
       generations_.erase(generations_.begin() + static_cast<long>(i));
-      retired_generations_.records += gone->counters().records.load();
-      retired_generations_.malformed += gone->counters().malformed.load();
-      retired_generations_.retired += gone->counters().retired.load();
+      retired_generations_.add(gone->counters());
     }
     log::info("generation {} retired", gone->number());
   }

@@ -89,13 +89,19 @@ class Daemon {
   mutable std::mutex generations_mutex_;
   std::vector<std::unique_ptr<Generation>> generations_;  // oldest first; back(): the policy as last loaded
   std::vector<Owner> owners_;                             // by the current policy's probe id
-  // What generations counted before they were retired (so totals never go down).
-  struct RetiredCounts {
+  // Records, malformed records and events of replaced probes, summed over generations.
+  struct PipelineTotals {
     uint64_t records = 0, malformed = 0, retired = 0;
-  } retired_generations_;
-  // Records, malformed records and events of replaced probes, over every generation ever
-  // loaded; the caller holds generations_mutex_.
-  RetiredCounts pipeline_totals() const;
+    void add(const PipelineCounters& c) {
+      records += c.records.load();
+      malformed += c.malformed.load();
+      retired += c.retired.load();
+    }
+  };
+  PipelineTotals retired_generations_;  // what generations counted before they were retired
+  // Over every generation ever loaded (so totals never go down); the caller holds
+  // generations_mutex_.
+  PipelineTotals pipeline_totals() const;
   uint32_t next_generation_ = 1;
   int epoll_ = -1;
   int lua_timer_ = -1;
