@@ -143,10 +143,7 @@ TEST_F(Discovery, ProbeKeptByAReloadIsAttachedToALibraryLoadedAfterIt) {
   const std::string v1 = kLibraryCallPolicy;
   auto probed = start_probed(v1);
   test::write_text(dir_.file("policy.toml"), v1 + "[probe.execs]\nraw_tracepoint = \"sched_process_exec\"\n");
-  probed->signal(SIGHUP);
-  ASSERT_TRUE(probed->wait_stderr(
-      [](const std::string& l) { return l.find("1 unchanged, 0 changed, 1 added (execs)") != std::string::npos; },
-      30s))
+  ASSERT_TRUE(probed->signal_and_wait_stderr(SIGHUP, "1 unchanged, 0 changed, 1 added (execs)", 30s))
       << probed->stderr_text();
   // One process watcher runs (the new version's), and passes what it sees on to the old one.
   EXPECT_EQ(watcher_links(), 4u);

@@ -104,11 +104,7 @@ TEST(ReloadPolicy, SighupKeepsUnchangedProbesAttachedAndReplacesOnlyWhatChanged)
   ASSERT_EQ(probed.error(), "");
   std::string policy = probed.dir() + "/policy.toml";
   auto hup_and_wait = [&](const std::string& line) {
-    size_t before = probed.process().stderr_text().size();
-    probed.process().signal(SIGHUP);
-    return probed.process().wait_stderr([&](const std::string& l) { return l.find(line) != std::string::npos; },
-                                        30s) &&
-           probed.process().stderr_text().size() > before;
+    return probed.process().signal_and_wait_stderr(SIGHUP, line, 30s).has_value();
   };
 
   auto v1_programs = probekit_programs();
@@ -212,11 +208,8 @@ TEST(ReloadPolicy, SighupAppliesChangedSinks) {
   EXPECT_TRUE(eventually([&] { return count_lines(out.file("a.jsonl"), "marker") == 2; }));
 
   test::write_text(probed.dir() + "/policy.toml", policy_text("b.jsonl"));
-  size_t before = probed.process().stderr_text().size();
-  probed.process().signal(SIGHUP);
-  ASSERT_TRUE(probed.process().wait_stderr(
-      [](const std::string& l) { return l.find("SIGHUP: sinks replaced") != std::string::npos; }, 30s))
-      << probed.process().stderr_text().substr(before);
+  ASSERT_TRUE(probed.process().signal_and_wait_stderr(SIGHUP, "SIGHUP: sinks replaced", 30s))
+      << probed.process().stderr_text();
   test::fire_markers(3);
   EXPECT_TRUE(eventually([&] { return count_lines(out.file("b.jsonl"), "marker") == 3; }));
   EXPECT_EQ(count_lines(out.file("a.jsonl"), "marker"), 2u);

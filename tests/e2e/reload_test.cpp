@@ -61,11 +61,7 @@ TEST(Reload, SighupReloadsChangedHandlersKeepsUnchangedStateAndSurvivesBrokenScr
   ASSERT_EQ(probed.error(), "");
   std::string script = probed.dir() + "/handler.lua";
   auto hup_and_wait = [&](const std::string& line) {
-    size_t before = probed.process().stderr_text().size();
-    probed.process().signal(SIGHUP);
-    return probed.process().wait_stderr(
-        [&](const std::string& l) { return l.find(line) != std::string::npos; }, 10s) &&
-           probed.process().stderr_text().size() > before;
+    return probed.process().signal_and_wait_stderr(SIGHUP, line, 10s).has_value();
   };
 
   test::fire_markers(1);

@@ -69,9 +69,7 @@ end
   EXPECT_EQ(lines[0]["data"], "ok\xef\xbf\xbd\xef\xbf\xbd\"\n");  // each bad byte is one U+FFFD
 
   std::filesystem::rename(path, path + ".1");  // logrotate
-  probed.process().signal(SIGHUP);
-  ASSERT_TRUE(probed.process().wait_stderr(
-      [&](const std::string& l) { return l.find("reopened " + path) != std::string::npos; }, 10s));
+  ASSERT_TRUE(probed.process().signal_and_wait_stderr(SIGHUP, "reopened " + path, 10s));
   test::fire_markers(2);
   ASSERT_TRUE(wait_lines(path, 2));
 

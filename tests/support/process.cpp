@@ -88,13 +88,13 @@ void Process::pump(int fd, std::vector<std::string>* lines, std::string* partial
 
 std::optional<std::string> Process::wait_line(std::vector<std::string>* lines,
                                               const std::function<bool(const std::string&)>& pred,
-                                              std::chrono::milliseconds timeout) {
+                                              std::chrono::milliseconds timeout, size_t from) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (const auto& l : *lines)
-        if (pred(l)) return l;
+      for (size_t i = from; i < lines->size(); ++i)
+        if (pred((*lines)[i])) return (*lines)[i];
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -109,6 +109,18 @@ std::optional<std::string> Process::wait_stdout(const std::function<bool(const s
 std::optional<std::string> Process::wait_stderr(const std::function<bool(const std::string&)>& pred,
                                                 std::chrono::milliseconds timeout) {
   return wait_line(&err_lines_, pred, timeout);
+}
+
+std::optional<std::string> Process::signal_and_wait_stderr(int sig, const std::string& text,
+                                                           std::chrono::milliseconds timeout) {
+  size_t from;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    from = err_lines_.size();
+  }
+  signal(sig);
+  return wait_line(&err_lines_, [&](const std::string& l) { return l.find(text) != std::string::npos; }, timeout,
+                   from);
 }
 
 std::vector<std::string> Process::stdout_lines() {

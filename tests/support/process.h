@@ -33,14 +33,19 @@ class Process {
   std::vector<std::string> stdout_lines();
   std::string stderr_text();
   void signal(int sig);
+  // Sends `sig`, then waits for a stderr line written after it that contains `text` (a line
+  // from before the signal does not count); returns it.
+  std::optional<std::string> signal_and_wait_stderr(int sig, const std::string& text,
+                                                    std::chrono::milliseconds timeout);
   // Waits for exit; returns the exit code (128+signal if killed), or nullopt on timeout.
   std::optional<int> wait(std::chrono::milliseconds timeout);
 
  private:
   void pump(int fd, std::vector<std::string>* lines, std::string* partial);
+  // Looks at lines[from...] only.
   std::optional<std::string> wait_line(std::vector<std::string>* lines,
                                        const std::function<bool(const std::string&)>& pred,
-                                       std::chrono::milliseconds timeout);
+                                       std::chrono::milliseconds timeout, size_t from = 0);
   pid_t pid_ = -1;
   int out_fd_ = -1, err_fd_ = -1;
   std::mutex mu_;
