@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "common/branch_index.h"
+#include "common/dispatched_return.h"
 #include "common/elf_file.h"
 #include "common/go_binary.h"
 #include "common/placement_walk.h"
@@ -535,6 +536,70 @@ Found forwarded_return(const PlacementContext& ctx, const PlacementRequest& req,
 }
 
 // ---------------------------------------------------------------------------------------------
+// Return at one site inside the implementation the internal call dispatches to
+// (common/dispatched_return.h)
+
+// The callee-saved register holding F's argument `index` (at least `width` bytes of it) at
+// the site.
+std::optional<FunctionCode> sibling_code(const PlacementContext& ctx, const FunctionCode& fn, std::string* why);
+
+std::optional<Gpr> holder(const DispatchedSite& ds, int index, int width) {
+  for (Gpr g : {Gpr::kRbx, Gpr::kRbp, Gpr::kR12, Gpr::kR13, Gpr::kR14, Gpr::kR15}) {
+    const TrackedValue& v = ds.at_site[static_cast<size_t>(g)];
+    if (v.kind == TrackedValue::Kind::kArgument && v.argument == index && v.width >= width) return g;
+  }
+  return std::nullopt;
+}
+
+Found dispatched_return(const PlacementContext& ctx, const PlacementRequest& req, const Located& loc,
+                        const FunctionCode& fn) {
+  auto pc = find_post_call(ctx, req, fn);  // the wrapper: its internal call and where the count goes
+  if (!pc) return {std::nullopt, pc.error().message};
+  uint64_t internal = *pc->call.call->target;
+  auto ds = find_dispatched_site(ctx, internal, req.dispatch_tables);
+  if (!ds) return {std::nullopt, ds.error().message};
+  ArgumentsAtSite at;
+  const Gpr abi[] = {Gpr::kRdi, Gpr::kRsi, Gpr::kRdx, Gpr::kRcx, Gpr::kR8, Gpr::kR9};
+  std::vector<RegisterAtSite> regs;
+  for (const auto& r : req.reads) {
+    int index = static_cast<int>(std::find(std::begin(abi), std::end(abi), r.reg) - std::begin(abi));
+    // Only the object, buffer and count pointer are shown to pass through unchanged.
+    auto g = index == 0 || index == 1 || index == 3 ? holder(*ds, index, r.width) : std::nullopt;
+    if (!g)
+      return {std::nullopt, fmt::format("at the site no callee-saved register holds {} (argument {})",
+                                        gpr_name(r.reg, r.width), index)};
+    at.args[static_cast<size_t>(index)] = *g;
+    regs.push_back({r.reg, ValueState::kUnchanged, fmt::format("in {} at the site", gpr_name(*g))});
+  }
+  auto count = holder(*ds, 3, 8);
+  if (!count) return {std::nullopt, "at the site no callee-saved register holds the count pointer"};
+  at.count_pointer = *count;
+  at.zero_guard = ds->zero_guard;
+  Placement p = new_placement(ctx, req, loc, PlacementKind::kDispatchedReturnJcc);
+  std::string why;
+  if (auto sibling = sibling_code(ctx, fn, &why))
+    if (auto sc = first_call(*sibling); sc && sc->call->target == internal) p.covers.push_back(sibling->name);
+  p.sites.push_back(site_for(ds->jcc, ProbeSite::Role::kReturn, symbolize(ctx.elf, ds->jcc.address)));
+  p.registers = std::move(regs);
+  p.result = post_call_recipe(fn.name, pc->count_offset);
+  p.result->formula = fmt::format("at the site eax is the implementation's status (> 0 ok); {} returns "
+                                  "*(size_t *){} there, the count pointer {} passed (rcx == rsp+{})",
+                                  fn.name, gpr_name(at.count_pointer), fn.name, pc->count_offset);
+  p.at_site = at;
+  p.explanation.push_back(fmt::format("{} calls its internal function at {}, passing rcx = rsp+{} for the count",
+                                      fn.name, where_in(fn, pc->call.call->address), pc->count_offset));
+  for (auto& line : ds->explanation) p.explanation.push_back(std::move(line));
+  std::vector<std::string> held;
+  for (size_t i = 0; i < at.args.size(); ++i)
+    if (at.args[i]) held.push_back(fmt::format("{} in {}", gpr_name(abi[i]), gpr_name(*at.args[i])));
+  p.explanation.push_back(fmt::format("at the site: {}, the count pointer in {}; one hit a call, no entry stash",
+                                      held.empty() ? "no argument read" : join(held, ", "), gpr_name(at.count_pointer)));
+  if (p.covers.size() > 1)
+    p.explanation.push_back(fmt::format("{} reaches the same internal function: its calls are seen too", p.covers[1]));
+  return {std::move(p), ""};
+}
+
+// ---------------------------------------------------------------------------------------------
 // Return on every RET (Go)
 
 Found ret_sites_return(const PlacementContext& ctx, const PlacementRequest& req, const Located& loc,
@@ -668,6 +733,16 @@ Result<Placement> place_return(const PlacementContext& ctx, const PlacementReque
     }
     if (!e.placement) reasons->push_back("no emulated entry: " + e.why_not);
   }
+  if (!req.dispatch_tables.empty()) {
+    // The site is in code every caller of the internal function reaches (the `_ex` sibling,
+    // BIO_f_ssl): only a probe that accepts their calls (placement = "shared") may use it.
+    Found d = !req.allow_forwarding ? Found{std::nullopt, "the site also sees other callers' calls; "
+                                                          "placement = \"shared\" allows that"}
+              : req.site_args_allowed ? dispatched_return(ctx, req, loc, fn)
+                                      : Found{std::nullopt, "the probe needs its entry time (elapsed)"};
+    if (d.placement) return std::move(*d.placement);
+    reasons->push_back("no dispatched return: " + d.why_not);
+  }
   Found pc = post_call_return(ctx, req, loc, fn);
   if (pc.placement) return std::move(*pc.placement);
   reasons->push_back("no post-call Jcc: " + pc.why_not);
@@ -691,6 +766,7 @@ const char* placement_kind_name(PlacementKind k) {
     case PlacementKind::kFirstEmulatedInstruction: return "first-emulated-instruction";
     case PlacementKind::kForwardedInternalFunction: return "forwarded-internal-function";
     case PlacementKind::kPostCallJcc: return "post-call-jcc";
+    case PlacementKind::kDispatchedReturnJcc: return "dispatched-return-jcc";
     case PlacementKind::kRetSites: return "ret-sites";
     case PlacementKind::kFallback: return "fallback";
   }

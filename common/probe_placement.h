@@ -37,6 +37,7 @@
 //      value: follow the recipe (e.g. SSL_read's byte count is in its stack slot).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -55,6 +56,8 @@ enum class PlacementKind {
   kFirstEmulatedInstruction,   // skip single-stepped prologue instructions (endbr64, sub, mov)
   kForwardedInternalFunction,  // probe the function this wrapper and its `_ex` sibling call
   kPostCallJcc,                // return: the internal call (entry side) + the Jcc right after it
+  kDispatchedReturnJcc,        // return: one site, the Jcc after the dispatched implementation's
+                               // internal call, where the arguments are in callee-saved registers
   kRetSites,                   // return on every RET instruction (Go functions)
   kFallback,                   // entry uprobe / uretprobe at the symbol, as without analysis
 };
@@ -77,6 +80,11 @@ struct PlacementRequest {
   // Return side on every RET instead of a uretprobe (policy `return = "ret-sites"`). Always
   // the case for Go functions; for C it falls back when the function can leave by a jump.
   bool ret_sites = false;
+  // Exported functions returning the method tables the function's internal call dispatches
+  // through (policy `dispatch_tables`), and whether the probe may take its arguments at a
+  // return-side site (it needs no entry time): together they allow kDispatchedReturnJcc.
+  std::vector<std::string> dispatch_tables;
+  bool site_args_allowed = false;
 };
 
 // Where an attach happens.
@@ -125,6 +133,13 @@ struct ReturnRecipe {
   std::string formula;  // "SSL_read returns eax > 0 ? (int)*(size_t *)(rsp+0) : eax"
 };
 
+// kDispatchedReturnJcc: where the function's arguments and its result are at the one site.
+struct ArgumentsAtSite {
+  std::array<std::optional<Gpr>, 6> args{};  // argument i (rdi, rsi, ... at entry) is in this register
+  Gpr count_pointer = Gpr::kR14;             // the size_t* the byte count is stored through
+  std::optional<Gpr> zero_guard;             // 0 on the probed route; other routes (peek) set it
+};
+
 struct Placement {
   PlacementKind kind = PlacementKind::kFallback;
   ProbeSide side = ProbeSide::kEntry;
@@ -141,6 +156,7 @@ struct Placement {
   // entry-side site (the wrapper's path for a forwarded function, the worse of the wrappers).
   std::vector<RegisterAtSite> registers;
   std::optional<ReturnRecipe> result;
+  std::optional<ArgumentsAtSite> at_site;  // kDispatchedReturnJcc only
   std::vector<std::string> explanation;  // why this placement, one fact per line
 };
 

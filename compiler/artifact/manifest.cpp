@@ -108,6 +108,8 @@ std::string manifest_to_json(const Manifest& m) {
                            {"abi", plan::abi_name(p.abi)},
                            {"entry_reads", p.entry_reads},
                            {"placed_return", p.placed_return},
+                           {"return_site_args", p.return_site_args},
+                           {"dispatch_tables", p.dispatch_tables},
                            {"entry_program", p.entry_program},
                            {"return_program", p.return_program},
                            {"handler", p.handler},
@@ -181,6 +183,8 @@ Result<Manifest> manifest_from_json(const std::string& text) {
       pm.abi = parse_enum<plan::Abi>(p.at("abi"), plan::parse_abi, "abi");
       pm.entry_reads = p.at("entry_reads").get<std::vector<std::string>>();
       pm.placed_return = p.at("placed_return").get<bool>();
+      pm.return_site_args = p.value("return_site_args", false);
+      pm.dispatch_tables = p.value("dispatch_tables", std::vector<std::string>{});
       pm.entry_program = p.at("entry_program").get<std::string>();
       pm.return_program = p.at("return_program").get<std::string>();
       pm.handler = p.at("handler").get<std::string>();

@@ -38,6 +38,10 @@ struct ProbeManifest {
   plan::Abi abi = plan::Abi::kC;
   std::vector<std::string> entry_reads;  // argument registers the entry side reads ("rdi", "edx")
   bool placed_return = false;            // the return program reads its result through pk_ret
+  // The return program can take its arguments at a return-side site that holds them (no
+  // entry time needed): a dispatched-return placement is allowed.
+  bool return_site_args = false;
+  std::vector<std::string> dispatch_tables;  // plan::Probe::dispatch_tables
   std::string entry_program;   // BPF program run at entry ("" if none)
   std::string return_program;  // BPF program run at return ("" if none)
   std::string handler;         // Lua function name

@@ -129,10 +129,11 @@ MetricManifest metric_manifest(const MetricLayout& l) {
 void describe_for_fingerprint(const ProbeManifest& p, const TargetManifest* t,
                               const std::vector<MetricManifest>& metrics, fmt::memory_buffer& out) {
   auto it = std::back_inserter(out);
-  fmt::format_to(it, "probe {} {} {} {} {} {} {} {} {} [{}] {} {} {} {}\n", p.name, plan::probe_kind_name(p.kind),
-                 p.target, p.symbol, p.offset, p.optional, plan::return_mode_name(p.return_mode),
-                 plan::placement_name(p.placement), plan::abi_name(p.abi), fmt::join(p.entry_reads, ","),
-                 p.placed_return, p.handler, p.emit_event, p.fixed_size);
+  fmt::format_to(it, "probe {} {} {} {} {} {} {} {} {} [{}] {} {} [{}] {} {} {}\n", p.name,
+                 plan::probe_kind_name(p.kind), p.target, p.symbol, p.offset, p.optional,
+                 plan::return_mode_name(p.return_mode), plan::placement_name(p.placement), plan::abi_name(p.abi),
+                 fmt::join(p.entry_reads, ","), p.placed_return, p.return_site_args,
+                 fmt::join(p.dispatch_tables, ","), p.handler, p.emit_event, p.fixed_size);
   for (const auto& f : p.fields)
     fmt::format_to(it, "field {} {} {} {} {} {}\n", f.name, plan::field_type_name(f.type), f.offset, f.size,
                    f.var_index, f.max);
@@ -296,6 +297,8 @@ std::optional<GeneratedProgram> generate(const plan::Plan& plan, Diagnostics& di
     pm.abi = p.abi;
     pm.entry_reads = emitter.entry_reads();
     pm.placed_return = emitter.placed_return();
+    pm.return_site_args = emitter.return_site_args();
+    pm.dispatch_tables = p.dispatch_tables;
     pm.entry_program = emitter.entry_program();
     pm.return_program = emitter.return_program();
     pm.handler = p.handler.empty() ? "on_" + p.name : p.handler;

@@ -73,6 +73,9 @@ bool ProbeEmitter::filter_runs_at(const plan::Filter& f, Stage stage) const {
   const ValueRef& v = resolve(f.lhs);
   bool early = (v.source == ValueRef::Source::kArg && probe_.kind != plan::ProbeKind::kFexit) ||
                (v.source == ValueRef::Source::kBuiltin && v.builtin != plan::Builtin::kElapsed);
+  // A return site that may hold the arguments itself (a dispatched return) had no entry
+  // program filter the call: the early checks run there too (on st.a, the same thread).
+  if (early && stage == Stage::kReturn && return_site_args()) return true;
   return early == (stage == Stage::kEntry);
 }
 

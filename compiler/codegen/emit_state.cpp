@@ -33,8 +33,19 @@ void ProbeEmitter::emit_save_state() {
 
 void ProbeEmitter::emit_load_state() {
   out_.line("struct pk_pending st;");
-  out_.line("if (!{}({}, {}, &st)) return 0;", stream_data_probe(probe_) ? "pk_take_kept_entry_as" : "pk_take_entry_as",
-            probe_.id, pending_owner(probe_));
+  const char* take = stream_data_probe(probe_) ? "pk_take_kept_entry_as" : "pk_take_entry_as";
+  if (!return_site_args()) {
+    out_.line("if (!{}({}, {}, &st)) return 0;", take, probe_.id, pending_owner(probe_));
+    return;
+  }
+  // A dispatched-return site holds the arguments itself (base.h, pk_site_args); elsewhere
+  // they come from the entry side's stash.
+  out_.line("int pk_here = pk_site_args(ctx, &st);");
+  out_.line("if (pk_here < 0) return 0; /* reached by another route (e.g. SSL_peek) */");
+  out_.line("if (!pk_here && !{}({}, {}, &st)) return 0;", take, probe_.id, pending_owner(probe_));
+  if (stream_data_probe(probe_))
+    out_.line("if (pk_here && !pk_stream_wanted({})) return 0; /* as the entry side would have */",
+              value(*probe_.stream->conn, plan::FieldType::kU64));
 }
 
 }  // namespace probe

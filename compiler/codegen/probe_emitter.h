@@ -35,6 +35,11 @@ class ProbeEmitter {
   // the probe reads registers by name).
   bool placeable() const { return probe_.placeable() && !reads_registers_; }
   bool placed_return() const { return probe_.placed_return() && !reads_registers_; }
+  // A placed return that names dispatch tables and needs no entry time can take its arguments
+  // at a site that holds them (a dispatched return).
+  bool return_site_args() const {
+    return placed_return() && !needs_entry_ts_ && !probe_.dispatch_tables.empty();
+  }
 
  private:
   // emit_state.cpp: entry→return pairing.

@@ -24,6 +24,8 @@ PlacementRequest request_for(const ProbeManifest& p, bool allow_forwarding) {
     if (auto reg = parse_gpr(name)) r.reads.push_back(*reg);
   r.allow_forwarding = allow_forwarding;
   r.ret_sites = p.return_mode == plan::ReturnMode::kRetSites || p.abi == plan::Abi::kGo;
+  r.dispatch_tables = p.dispatch_tables;
+  r.site_args_allowed = p.return_site_args;
   return r;
 }
 
@@ -112,7 +114,13 @@ std::vector<PlannedSite> FilePlanner::to_sites(const Placement& pl) {
     ps.role = s.role;
     ps.describe = fmt::format("{} `{}` ({})", s.where, s.instruction,
                               s.handling == UprobeHandling::kSingleStep ? "single-stepped" : "emulated");
-    if (pl.result && s.role != ProbeSite::Role::kEntry) {
+    if (pl.at_site && s.role == ProbeSite::Role::kReturn) {
+      ps.recipe = ResultRecipe::kAtSite;
+      for (size_t i = 0; i < ps.arg_regs.size(); ++i)
+        if (pl.at_site->args[i]) ps.arg_regs[i] = static_cast<uint8_t>(*pl.at_site->args[i]);
+      ps.count_reg = static_cast<uint8_t>(pl.at_site->count_pointer);
+      if (pl.at_site->zero_guard) ps.zero_reg = static_cast<uint8_t>(*pl.at_site->zero_guard);
+    } else if (pl.result && s.role != ProbeSite::Role::kEntry) {
       ps.recipe = pl.kind == PlacementKind::kPostCallJcc ? ResultRecipe::kCountAtRsp : ResultRecipe::kCountViaEntryRcx;
       ps.rsp_offset = static_cast<int32_t>(pl.result->count_rsp_offset);
     }
@@ -146,7 +154,9 @@ std::vector<ProbePlan> FilePlanner::plan(const std::vector<const ProbeManifest*>
   // of those wrappers is then covered by it when their events are interchangeable; otherwise
   // the forwarded one keeps to its own function, so no call is reported twice.
   for (auto& a : plans) {
-    if (a.placement.kind != PlacementKind::kForwardedInternalFunction || !a.covered_by.empty()) continue;
+    bool shared_site = a.placement.kind == PlacementKind::kForwardedInternalFunction ||
+                       a.placement.kind == PlacementKind::kDispatchedReturnJcc;
+    if (!shared_site || !a.covered_by.empty()) continue;
     for (auto& b : plans) {
       if (&a == &b || !b.covered_by.empty()) continue;
       const auto& covers = a.placement.covers;

@@ -4,6 +4,7 @@
 // `probec explain POLICY`, so both say the same thing.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -21,13 +22,19 @@ class ElfFile;
 class X86Decoder;
 
 // How a return-side site finds the function's result (mirrors enum pk_ret_kind in base.h).
-enum class ResultRecipe : uint32_t { kRax = 0, kCountAtRsp = 1, kCountViaEntryRcx = 2 };
+enum class ResultRecipe : uint32_t { kRax = 0, kCountAtRsp = 1, kCountViaEntryRcx = 2, kAtSite = 3 };
+constexpr uint8_t kNoRegister = 0xff;  // PK_NO_REG
 
 struct PlannedSite {
   uint64_t file_offset = 0;
   ProbeSite::Role role = ProbeSite::Role::kEntry;
   ResultRecipe recipe = ResultRecipe::kRax;
   int32_t rsp_offset = 0;
+  // kAtSite: the register (common/x86_disasm.h Gpr number) holding each argument, the count
+  // pointer, and the register that is 0 on the probed route (kNoRegister: none).
+  std::array<uint8_t, 6> arg_regs{kNoRegister, kNoRegister, kNoRegister, kNoRegister, kNoRegister, kNoRegister};
+  uint8_t count_reg = kNoRegister;
+  uint8_t zero_reg = kNoRegister;
   std::string describe;  // "SSL_read+0x25 `jle 0x3545a` (emulated)"
 };
 

@@ -174,6 +174,10 @@ struct Probe {
   bool optional = false;
   ReturnMode return_mode = ReturnMode::kAuto;
   Placement placement = Placement::kAuto;
+  // Exported functions returning the method tables through which the function's internal call
+  // dispatches (OpenSSL: TLS_method, ...): lets a return probe sit at one site inside the
+  // dispatched implementation (docs/probe-placement.md, "dispatched return").
+  std::vector<std::string> dispatch_tables;
   Abi abi = Abi::kC;
   FieldType returns = FieldType::kI64;  // C type of the return value ("keep int as 32-bit")
   std::vector<Capture> captures;

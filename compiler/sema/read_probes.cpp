@@ -433,6 +433,8 @@ void read_probe(SemaContext& ctx, const std::string& name, const Node& node) {
       ctx.diags.error(placement->range, fmt::format("unknown placement '{}'", placement->str),
                       "expected \"auto\", \"shared\" or \"off\"");
   }
+  std::vector<SourceRange> dispatch_ranges;
+  p.dispatch_tables = r.strings("dispatch_tables", &dispatch_ranges);
   const Node* abi = r.get("abi", Node::Kind::kString);
   if (abi) {
     if (auto a = plan::parse_abi(abi->str)) p.abi = *a;
@@ -495,6 +497,9 @@ void read_probe(SemaContext& ctx, const std::string& name, const Node& node) {
   bool function_probe = p.kind == ProbeKind::kUprobe || p.kind == ProbeKind::kUretprobe;
   if (placement && !function_probe)
     ctx.diags.error(placement->key_range, fmt::format("{}: placement applies to uprobe and uretprobe only", what));
+  if (!p.dispatch_tables.empty() && p.kind != ProbeKind::kUretprobe)
+    ctx.diags.error(dispatch_ranges.front(), fmt::format("{}: dispatch_tables applies to uretprobe only", what),
+                    "it names where a return probe's function dispatches; an entry probe needs none");
   if (abi && !function_probe)
     ctx.diags.error(abi->key_range, fmt::format("{}: abi applies to uprobe and uretprobe only", what));
   if (p.abi == plan::Abi::kGo) {

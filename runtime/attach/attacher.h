@@ -123,7 +123,7 @@ class Attacher {
   std::vector<Link> links_;
   std::set<std::tuple<std::string, uint64_t, uint64_t>> files_;  // (target, dev, inode)
   std::vector<AttachRecord> records_;
-  std::map<std::pair<uint32_t, int32_t>, uint32_t> recipe_slots_;  // (recipe, rsp offset) → pk_sites index
+  std::map<std::string, uint32_t> recipe_slots_;  // pk_site entry bytes → its pk_sites index
   PlansByFile preplanned_;
 };
 

@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <future>
 #include <map>
 #include <tuple>
@@ -80,16 +81,23 @@ std::vector<std::pair<std::string, Status>> Attacher::attach_target_file(const T
 // The pk_sites slot holding a return-side recipe (the attach cookie); 0 for rax.
 Result<uint64_t> Attacher::recipe_cookie(const PlannedSite& site) {
   if (site.recipe == ResultRecipe::kRax) return 0;
-  auto key = std::make_pair(static_cast<uint32_t>(site.recipe), site.rsp_offset);
+  struct {  // struct pk_site in stdlib/bpf/base.h
+    uint32_t kind;
+    int32_t rsp_offset;
+    uint8_t args[6];
+    uint8_t count_reg;
+    uint8_t zero_reg;
+  } value{static_cast<uint32_t>(site.recipe), site.rsp_offset, {}, site.count_reg, site.zero_reg};
+  std::copy(site.arg_regs.begin(), site.arg_regs.end(), value.args);
+  std::string key(reinterpret_cast<const char*>(&value), sizeof(value));
   if (auto it = recipe_slots_.find(key); it != recipe_slots_.end()) return it->second;
   bpf_map* sites = object_.map("pk_sites");
   if (!sites) return make_error("the object has no pk_sites map for return recipes");
+  if (bpf_map__value_size(sites) != sizeof(value))
+    return make_error("the object's pk_sites entries are {} bytes, probed writes {}", bpf_map__value_size(sites),
+                      sizeof(value));
   uint32_t slot = static_cast<uint32_t>(recipe_slots_.size()) + 1;
   if (slot >= bpf_map__max_entries(sites)) return make_error("out of return-recipe slots");
-  struct {
-    uint32_t kind;
-    int32_t rsp_offset;
-  } value{key.first, key.second};
   if (bpf_map_update_elem(bpf_map__fd(sites), &slot, &value, BPF_ANY) != 0)
     return make_error("cannot write return recipe: {}", std::strerror(errno));
   recipe_slots_[key] = slot;

@@ -129,11 +129,19 @@ enum pk_ret_kind {
   PK_RET_COUNT_AT_RSP = 1,
   /* eax is a status; when > 0 the result is the size_t count rcx pointed at on entry */
   PK_RET_COUNT_VIA_ENTRY_RCX = 2,
+  /* a dispatched-return site: the arguments are in registers there (args[]), eax is a status
+   * and when > 0 the result is the size_t count at the pointer in count_reg */
+  PK_RET_AT_SITE = 3,
 };
+
+#define PK_NO_REG 0xff
 
 struct pk_site {
   __u32 kind;
   __s32 rsp_offset;
+  __u8 args[6];   /* PK_RET_AT_SITE: the register (pt_regs order below) holding argument i */
+  __u8 count_reg; /* PK_RET_AT_SITE: the register holding the count pointer */
+  __u8 zero_reg;  /* PK_RET_AT_SITE: a register that is 0 on the probed route, or PK_NO_REG */
 };
 
 #ifndef PK_SITES
@@ -147,6 +155,50 @@ struct {
   __type(value, struct pk_site);
 } pk_sites SEC(".maps");
 
+/* The general-purpose registers in the analysis' order (common/x86_disasm.h Gpr: rax rcx rdx
+ * rbx rsp rbp rsi rdi r8..r15), copied to the stack so that a register chosen at run time is
+ * a bounded stack read: the verifier refuses a ctx access at a variable offset, which is what
+ * a switch over ctx fields compiles to. */
+static __always_inline void pk_gprs(struct pt_regs *ctx, __u64 gpr[16]) {
+  gpr[0] = ctx->ax;
+  gpr[1] = ctx->cx;
+  gpr[2] = ctx->dx;
+  gpr[3] = ctx->bx;
+  gpr[4] = ctx->sp;
+  gpr[5] = ctx->bp;
+  gpr[6] = ctx->si;
+  gpr[7] = ctx->di;
+  gpr[8] = ctx->r8;
+  gpr[9] = ctx->r9;
+  gpr[10] = ctx->r10;
+  gpr[11] = ctx->r11;
+  gpr[12] = ctx->r12;
+  gpr[13] = ctx->r13;
+  gpr[14] = ctx->r14;
+  gpr[15] = ctx->r15;
+}
+
+/* At a return-side site: 1 when the site itself holds the arguments (a dispatched return:
+ * st gets them and the count pointer, no entry stash exists), -1 when the call came by a
+ * route the probe does not cover (the route's zero register is not 0: SSL_peek), 0 when
+ * the arguments are in the entry side's stash. */
+static __noinline int pk_site_args(struct pt_regs *ctx, struct pk_pending *st) {
+  __u32 index = (__u32)bpf_get_attach_cookie(ctx);
+  if (index == 0) return 0;
+  struct pk_site *site = bpf_map_lookup_elem(&pk_sites, &index);
+  if (!site || site->kind != PK_RET_AT_SITE) return 0;
+  __u64 gpr[16];
+  pk_gprs(ctx, gpr);
+  if (site->zero_reg != PK_NO_REG && (__u32)gpr[site->zero_reg & 15] != 0) return -1;
+  __builtin_memset(st, 0, sizeof(*st));
+#pragma clang loop unroll(full)
+  for (int i = 0; i < 6; i++)
+    if (site->args[i] != PK_NO_REG) st->a[i] = gpr[site->args[i] & 15];
+  st->aux = gpr[site->count_reg & 15];
+  st->ts = bpf_ktime_get_ns();
+  return 1;
+}
+
 static __noinline __s64 pk_ret(struct pt_regs *ctx, __u64 aux) {
   __u32 index = (__u32)bpf_get_attach_cookie(ctx);
   __s64 rax = (__s64)PT_REGS_RC(ctx);
@@ -155,6 +207,7 @@ static __noinline __s64 pk_ret(struct pt_regs *ctx, __u64 aux) {
   if (!site || site->kind == PK_RET_RAX) return rax;
   __s32 status = (__s32)rax;
   if (status <= 0) return status;
+  /* PK_RET_COUNT_VIA_ENTRY_RCX and PK_RET_AT_SITE: the pointer is in aux */
   __u64 at = site->kind == PK_RET_COUNT_AT_RSP ? PT_REGS_SP(ctx) + site->rsp_offset : aux;
   __u64 count = 0;
   if (bpf_probe_read_user(&count, sizeof(count), (void *)at) != 0) return status;

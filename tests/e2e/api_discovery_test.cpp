@@ -330,6 +330,9 @@ TEST_F(ApiDiscovery, ClientStartedBeforeProbedIsSeen) {
     EXPECT_EQ(c["pid"], client.pid());
     EXPECT_EQ(c["status"], 200);
   }
+  // Writes are probed at entry (decision 0008): the first write after attach binds the socket
+  // of a connection whose handshake was missed, so later calls carry the peer.
+  EXPECT_EQ(got.back()["peer"], fmt::format("127.0.0.1:{}", server_->port())) << got.back().dump();
   client.signal(SIGTERM);
   client.wait(5s);
 }

@@ -38,9 +38,10 @@ TEST(PolicyFrontend, ReadsApiDiscoveryPolicy) {
   EXPECT_EQ(p.targets[0].spec, "libssl.so.3");
   EXPECT_EQ(p.targets[0].range.file->path(), "<stdlib>/packs/tls/openssl.toml");
 
-  // Writes are return probes (a retried SSL_write sent nothing), filtered by the stream.
+  // Writes are entry probes (one hit a call; the stream recognises a retried write),
+  // filtered by the stream.
   const auto& w = probe_named(p, "ssl_write");
-  EXPECT_EQ(w.kind, plan::ProbeKind::kUretprobe);
+  EXPECT_EQ(w.kind, plan::ProbeKind::kUprobe);
   EXPECT_EQ(w.symbol, "SSL_write");
   EXPECT_EQ(w.matcher, "http");
   EXPECT_EQ(w.match_capture, "data");
@@ -50,16 +51,19 @@ TEST(PolicyFrontend, ReadsApiDiscoveryPolicy) {
   ASSERT_TRUE(w.stream->conn.has_value());
   EXPECT_EQ(w.stream->conn->source, plan::ValueRef::Source::kArg);
   EXPECT_EQ(w.stream->conn->index, 0);
-  EXPECT_TRUE(w.paired());
+  EXPECT_FALSE(w.paired());
   ASSERT_TRUE(w.signature.has_value());
   EXPECT_EQ(w.signature->params[2].type, plan::FieldType::kI32);
   ASSERT_EQ(w.filters.size(), 1u);
   EXPECT_EQ(w.filters[0].op, plan::FilterOp::kGt);
-  EXPECT_EQ(w.filters[0].lhs.source, plan::ValueRef::Source::kRet);
+  EXPECT_EQ(w.filters[0].lhs.source, plan::ValueRef::Source::kArg);
+  EXPECT_EQ(w.filters[0].lhs.index, 2);
 
   const auto& r = probe_named(p, "ssl_read");
   EXPECT_EQ(r.kind, plan::ProbeKind::kUretprobe);
   EXPECT_EQ(r.returns, plan::FieldType::kI32);
+  // The method tables SSL_read dispatches through (the dispatched-return placement).
+  EXPECT_NE(std::find(r.dispatch_tables.begin(), r.dispatch_tables.end(), "TLS_client_method"), r.dispatch_tables.end());
   EXPECT_EQ(r.stream->role, plan::Stream::Role::kRecv);
   const plan::Capture* data = nullptr;
   const plan::Capture* latency = nullptr;
@@ -226,6 +230,32 @@ TEST(PolicyFrontend, UnknownKeysAreTyposWithSuggestions) {
   EXPECT_EQ(diags.all()[0].hint, "did you mean 'description'?");
   EXPECT_EQ(diags.all()[0].range.line, 3u);
   EXPECT_EQ(diags.all()[0].range.col, 1u);
+}
+
+TEST(PolicyFrontend, DispatchTablesBelongToReturnProbesOnly) {
+  Diagnostics diags;
+  SemaOptions opts;
+  opts.check_host = false;
+  auto plan = analyze_policy_text("p.toml", R"([policy]
+name = "x"
+[target.lib]
+library = "libssl.so.3"
+[probe.w]
+target = "lib"
+uprobe = "SSL_write"
+dispatch_tables = ["TLS_method"]
+[probe.r]
+target = "lib"
+uretprobe = "SSL_read"
+dispatch_tables = ["TLS_method", "TLS_client_method"]
+capture = [{ name = "n", value = "ret" }]
+)",
+                                  opts, diags);
+  EXPECT_FALSE(plan);
+  ASSERT_EQ(diags.error_count(), 1u) << diags.format();
+  EXPECT_EQ(diags.all()[0].message, "probe 'w': dispatch_tables applies to uretprobe only");
+  EXPECT_EQ(diags.all()[0].range.line, 8u);
+  EXPECT_NE(diags.all()[0].hint.find("entry probe"), std::string::npos);
 }
 
 TEST(PolicyFrontend, SyntaxErrorPointsAtTheProblem) {

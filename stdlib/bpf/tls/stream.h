@@ -19,6 +19,9 @@
 enum pk_stream_dir {
   PK_DIR_SEND = 0,
   PK_DIR_RECV = 1,
+  /* Or'ed into PK_DIR_SEND by a write probe at the call's entry, before the library knows
+   * whether the write goes out: the same write repeated is then a retry (see below). */
+  PK_DIR_AT_ENTRY = 2,
 };
 
 enum pk_stream_proto {
@@ -59,6 +62,11 @@ struct pk_conn_state {
   __u8 saddr[16];  /* IPv4 in the first four bytes */
   __u8 daddr[16];
   struct pk_h2_dir dir[2];
+  /* The last write seen at its entry, to recognise its retry: length and first bytes. */
+  __u64 sent_len;
+  __u64 sent_head[2];
+  __u8 read_since; /* plaintext was read after that write */
+  __u8 pad2[7];
 };
 
 /* What a stream probe learns about the buffer it saw; probes capture these as stream.*. */
@@ -203,15 +211,40 @@ static __always_inline void pk_stream_note_inflight(struct pk_conn_key *key) {
   bpf_map_update_elem(&pk_stream_inflight, &tid, key, BPF_ANY);
 }
 
-/* An HTTP/1.x or HTTP/2 plaintext buffer written (PK_DIR_SEND) or read (PK_DIR_RECV) on a
- * connection. Returns 1 when the buffer should cross to user space. */
-static __noinline int pk_stream_http(__u64 conn, __u32 dir, __u64 src, __u64 len, struct pk_stream_out *out) {
+/* A write probed at its entry (PK_DIR_AT_ENTRY) cannot see whether the write went out. A
+ * non-blocking caller repeats a write that failed (SSL_ERROR_WANT_*, or a write issued before
+ * the handshake finished) with the same length and bytes — the buffer may move (node sets
+ * SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER) — before any plaintext is read: that repetition is
+ * the same request, not a new one. A new HTTP/1.x request comes only after its predecessor's
+ * response was read, and a new HTTP/2 frame differs in its header (stream id, length). */
+static __always_inline int pk_stream_is_retry(struct pk_conn_state *st, __u64 src, __u64 len) {
+  __u64 head[2] = {};
+  __u64 n = len < sizeof(head) ? len : sizeof(head);
+  barrier_var(n);
+  if (n > sizeof(head)) n = sizeof(head);
+  if (n) bpf_probe_read_user(head, n, (void *)src);
+  int same = !st->read_since && st->sent_len == len && st->sent_head[0] == head[0] && st->sent_head[1] == head[1];
+  st->sent_len = len;
+  st->sent_head[0] = head[0];
+  st->sent_head[1] = head[1];
+  st->read_since = 0;
+  return same;
+}
+
+/* An HTTP/1.x or HTTP/2 plaintext buffer written (PK_DIR_SEND, with PK_DIR_AT_ENTRY when
+ * probed at the write's entry) or read (PK_DIR_RECV) on a connection. Returns 1 when the
+ * buffer should cross to user space. */
+static __noinline int pk_stream_http(__u64 conn, __u32 how, __u64 src, __u64 len, struct pk_stream_out *out) {
+  __u32 dir = how & 1;
   struct pk_conn_key key = pk_conn_key_of(conn);
   out->conn = conn;
   out->fd = -1;
   struct pk_conn_state *st = pk_stream_state(&key, dir == PK_DIR_SEND);
   if (!st) return 0;
-  /* A write makes its syscall inside the call; a read probe fires after its syscall. */
+  if (dir == PK_DIR_RECV) st->read_since = 1;
+  else if ((how & PK_DIR_AT_ENTRY) && pk_stream_is_retry(st, src, len)) return 0;
+  /* A write makes its syscall inside the call (a probe at its entry sees it coming; one at
+   * its return binds through the handshake's); a read probe fires after its syscall. */
   if (!st->bound && dir == PK_DIR_SEND) pk_stream_note_inflight(&key);
   pk_stream_copy_socket(out, st);
   __u8 head[PK_PEEK_LEN] = {};

@@ -105,83 +105,51 @@ int pk_p3_entry(void *ctx) {
   return pk_submit(e, off, 3);
 }
 
-/* probe ssl_write: uretprobe SSL_write */
+/* probe ssl_write: uprobe SSL_write */
 SEC("uprobe")
 int pk_p4_entry(struct pt_regs *ctx) {
-  if (!pk_stream_wanted(((__u64)PT_REGS_PARM1(ctx)))) return 0; /* not a connection the stream follows */
-  struct pk_pending st = {};
-  st.a[0] = PT_REGS_PARM1(ctx);
-  st.a[1] = PT_REGS_PARM2(ctx);
-  st.aux = ctx->cx;
-  pk_save_entry_as(4, bpf_get_current_pid_tgid(), &st);
-  return 0;
-}
-
-SEC("uretprobe")
-int pk_p4_return(struct pt_regs *ctx) {
-  struct pk_pending st;
-  if (!pk_take_kept_entry_as(4, bpf_get_current_pid_tgid(), &st)) return 0;
-  __s64 pk_rv = pk_ret(ctx, st.aux);
   pk_count(4, PK_STAT_HITS);
-  if (!(((__s32)pk_rv) > 0LL)) { /* ret > 0 */
+  if (!(((__s32)PT_REGS_PARM3(ctx)) > 0LL)) { /* num > 0 */
     pk_count(4, PK_STAT_FILTERED);
     return 0;
   }
   struct pk_stream_out pk_so = {};
   pk_so.fd = -1;
-  if (!pk_stream_http(((__u64)st.a[0]), PK_DIR_SEND, ((__u64)st.a[1]), (((__s32)pk_rv) < 0 ? 0 : (__u64)((__s32)pk_rv)), &pk_so)) { /* stream send */
+  if (!pk_stream_http(((__u64)PT_REGS_PARM1(ctx)), PK_DIR_SEND | PK_DIR_AT_ENTRY, ((__u64)PT_REGS_PARM2(ctx)), (((__s32)PT_REGS_PARM3(ctx)) < 0 ? 0 : (__u64)((__s32)PT_REGS_PARM3(ctx))), &pk_so)) { /* stream send */
     pk_count(4, PK_STAT_FILTERED);
     return 0;
   }
   __u8 *e = pk_begin(4);
   if (!e) return 0;
-  *(__u64 *)(e + 32) = ((__u64)st.a[0]);
+  *(__u64 *)(e + 32) = ((__u64)PT_REGS_PARM1(ctx));
   bpf_get_current_comm(e + 40, 16);
   *(__u8 *)(e + 56) = ((__u8)pk_so.proto);
   __u32 off = 64;
-  off = pk_put_bytes(e, off, ((__u64)st.a[1]) + pk_so.offset, pk_stream_len((((__s32)pk_rv) < 0 ? 0 : (__u64)((__s32)pk_rv)), &pk_so), PK_FIELD_CFG(256, 4, 0));
+  off = pk_put_bytes(e, off, ((__u64)PT_REGS_PARM2(ctx)) + pk_so.offset, pk_stream_len((((__s32)PT_REGS_PARM3(ctx)) < 0 ? 0 : (__u64)((__s32)PT_REGS_PARM3(ctx))), &pk_so), PK_FIELD_CFG(256, 4, 0));
   return pk_submit(e, off, 4);
 }
 
-/* probe ssl_write_ex: uretprobe SSL_write_ex */
+/* probe ssl_write_ex: uprobe SSL_write_ex */
 SEC("uprobe")
 int pk_p5_entry(struct pt_regs *ctx) {
-  if (!pk_stream_wanted(((__u64)PT_REGS_PARM1(ctx)))) return 0; /* not a connection the stream follows */
-  struct pk_pending st = {};
-  st.a[0] = PT_REGS_PARM1(ctx);
-  st.a[1] = PT_REGS_PARM2(ctx);
-  st.a[3] = PT_REGS_PARM4(ctx);
-  st.aux = ctx->cx;
-  pk_save_entry_as(5, bpf_get_current_pid_tgid(), &st);
-  return 0;
-}
-
-SEC("uretprobe")
-int pk_p5_return(struct pt_regs *ctx) {
-  struct pk_pending st;
-  if (!pk_take_kept_entry_as(5, bpf_get_current_pid_tgid(), &st)) return 0;
-  __s64 pk_rv = pk_ret(ctx, st.aux);
   pk_count(5, PK_STAT_HITS);
-  if (!(((__s32)pk_rv) == 1LL)) { /* ret == 1 */
+  if (!(((__u64)PT_REGS_PARM3(ctx)) > 0ULL)) { /* num > 0 */
     pk_count(5, PK_STAT_FILTERED);
     return 0;
   }
-  __u64 pk_d3 = 0;
-  if (bpf_probe_read_user(&pk_d3, sizeof(pk_d3), (void *)st.a[3]) != 0)
-    pk_count(5, PK_STAT_READ_ERRORS);
   struct pk_stream_out pk_so = {};
   pk_so.fd = -1;
-  if (!pk_stream_http(((__u64)st.a[0]), PK_DIR_SEND, ((__u64)st.a[1]), ((__u64)((__u64)pk_d3)), &pk_so)) { /* stream send */
+  if (!pk_stream_http(((__u64)PT_REGS_PARM1(ctx)), PK_DIR_SEND | PK_DIR_AT_ENTRY, ((__u64)PT_REGS_PARM2(ctx)), ((__u64)((__u64)PT_REGS_PARM3(ctx))), &pk_so)) { /* stream send */
     pk_count(5, PK_STAT_FILTERED);
     return 0;
   }
   __u8 *e = pk_begin(5);
   if (!e) return 0;
-  *(__u64 *)(e + 32) = ((__u64)st.a[0]);
+  *(__u64 *)(e + 32) = ((__u64)PT_REGS_PARM1(ctx));
   bpf_get_current_comm(e + 40, 16);
   *(__u8 *)(e + 56) = ((__u8)pk_so.proto);
   __u32 off = 64;
-  off = pk_put_bytes(e, off, ((__u64)st.a[1]) + pk_so.offset, pk_stream_len(((__u64)((__u64)pk_d3)), &pk_so), PK_FIELD_CFG(256, 5, 0));
+  off = pk_put_bytes(e, off, ((__u64)PT_REGS_PARM2(ctx)) + pk_so.offset, pk_stream_len(((__u64)((__u64)PT_REGS_PARM3(ctx))), &pk_so), PK_FIELD_CFG(256, 5, 0));
   return pk_submit(e, off, 5);
 }
 
@@ -200,7 +168,10 @@ int pk_p6_entry(struct pt_regs *ctx) {
 SEC("uretprobe")
 int pk_p6_return(struct pt_regs *ctx) {
   struct pk_pending st;
-  if (!pk_take_kept_entry_as(6, bpf_get_current_pid_tgid(), &st)) return 0;
+  int pk_here = pk_site_args(ctx, &st);
+  if (pk_here < 0) return 0; /* reached by another route (e.g. SSL_peek) */
+  if (!pk_here && !pk_take_kept_entry_as(6, bpf_get_current_pid_tgid(), &st)) return 0;
+  if (pk_here && !pk_stream_wanted(((__u64)st.a[0]))) return 0; /* as the entry side would have */
   __s64 pk_rv = pk_ret(ctx, st.aux);
   pk_count(6, PK_STAT_HITS);
   if (!(((__s32)pk_rv) > 0LL)) { /* ret > 0 */
@@ -244,7 +215,10 @@ int pk_p7_entry(struct pt_regs *ctx) {
 SEC("uretprobe")
 int pk_p7_return(struct pt_regs *ctx) {
   struct pk_pending st;
-  if (!pk_take_kept_entry_as(7, bpf_get_current_pid_tgid(), &st)) return 0;
+  int pk_here = pk_site_args(ctx, &st);
+  if (pk_here < 0) return 0; /* reached by another route (e.g. SSL_peek) */
+  if (!pk_here && !pk_take_kept_entry_as(7, bpf_get_current_pid_tgid(), &st)) return 0;
+  if (pk_here && !pk_stream_wanted(((__u64)st.a[0]))) return 0; /* as the entry side would have */
   __s64 pk_rv = pk_ret(ctx, st.aux);
   pk_count(7, PK_STAT_HITS);
   if (!(((__s32)pk_rv) == 1LL)) { /* ret == 1 */

@@ -17,7 +17,7 @@ int pk_p0_entry(struct pt_regs *ctx) {
   pk_count(0, PK_STAT_HITS);
   struct pk_stream_out pk_so = {};
   pk_so.fd = -1;
-  if (!pk_stream_http(((__u64)PT_REGS_PARM1(ctx)), PK_DIR_SEND, ((__u64)PT_REGS_PARM2(ctx)), (((__s32)PT_REGS_PARM3(ctx)) < 0 ? 0 : (__u64)((__s32)PT_REGS_PARM3(ctx))), &pk_so)) { /* stream send */
+  if (!pk_stream_http(((__u64)PT_REGS_PARM1(ctx)), PK_DIR_SEND | PK_DIR_AT_ENTRY, ((__u64)PT_REGS_PARM2(ctx)), (((__s32)PT_REGS_PARM3(ctx)) < 0 ? 0 : (__u64)((__s32)PT_REGS_PARM3(ctx))), &pk_so)) { /* stream send */
     pk_count(0, PK_STAT_FILTERED);
     return 0;
   }

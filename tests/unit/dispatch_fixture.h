@@ -1,0 +1,194 @@
+// Synthetic OpenSSL-like read paths for the dispatched-return analysis
+// (common/dispatched_return.h), in assembly so that every byte is known:
+//   wrapper (SSL_read's shape) -> internal function -> jmp *[method + D]
+//   -> implementation F (`mov r8, rcx; xor ecx, ecx; jmp G`, ssl3_read's shape)
+//   -> body G: arguments into callee-saved registers, a detour that rejoins, an indirect
+//      call, `test eax, eax; je` (the site).
+// A peek implementation enters G with `mov ecx, 1` (the guarded route). Method tables are
+// exported accessors `lea rax, [rip+T]; ret` over tables in .data.rel.ro, so the slot pointers
+// are R_X86_64_RELATIVE relocations, as in libssl. Variants break one rule each:
+// pk_un (a route into G that does not set the guard), pk_in (a jump into the path), and
+// pk_odd_method (a table whose slot holds another implementation).
+#pragma once
+
+#include <string>
+#include <utility>
+
+#include "tests/support/env.h"
+#include "tests/support/process.h"
+
+namespace probe::test {
+
+inline constexpr char kDispatchAsm[] = R"(
+  .macro PK_READ_PATH name
+  .text
+  .p2align 4
+  .type \name\()_internal, @function   # ssl_read_internal: dispatch through the method
+\name\()_internal:
+  mov 8(%rdi), %rax
+  jmp *0x10(%rax)
+  .size \name\()_internal, .-\name\()_internal
+
+  .p2align 4
+  .globl \name
+  .type \name, @function               # SSL_read's shape
+\name:
+  sub $0x18, %rsp
+  xor %eax, %eax
+  test %edx, %edx
+  js 1f
+  mov %rsp, %rcx
+  movslq %edx, %rdx
+  call \name\()_internal
+  test %eax, %eax
+  jle 2f
+  mov (%rsp), %eax
+2:
+  add $0x18, %rsp
+  ret
+1:
+  mov $-1, %eax
+  jmp 2b
+  .size \name, .-\name
+
+  .p2align 4
+  .globl \name\()_ex
+  .type \name\()_ex, @function         # SSL_read_ex's shape
+\name\()_ex:
+  sub $8, %rsp
+  call \name\()_internal
+  xor %edx, %edx
+  test %eax, %eax
+  cmovs %edx, %eax
+  add $8, %rsp
+  ret
+  .size \name\()_ex, .-\name\()_ex
+
+  .p2align 4
+  .type \name\()_impl, @function       # ssl3_read: peek = 0, the count pointer moves to r8
+\name\()_impl:
+  mov %rcx, %r8
+  xor %ecx, %ecx
+  jmp \name\()_body
+  .size \name\()_impl, .-\name\()_impl
+
+  .p2align 4
+  .type \name\()_peek_impl, @function  # ssl3_peek: the same body with peek = 1
+\name\()_peek_impl:
+  mov %rcx, %r8
+  mov $1, %ecx
+  jmp \name\()_body
+  .size \name\()_peek_impl, .-\name\()_peek_impl
+
+  .p2align 4
+  .type \name\()_body, @function       # ssl3_read_internal
+\name\()_body:
+  push %r14
+  push %r13
+  push %rbp
+  push %rbx
+  sub $8, %rsp
+  mov %r8, %r14
+  mov %ecx, %r13d
+  mov %rsi, %rbp
+  mov %rdi, %rbx
+  test %rdx, %rdx
+  je 3f
+\name\()_mid:
+  mov 8(%rbx), %rax
+  mov %rbx, %rdi
+  call *0x20(%rax)
+  test %eax, %eax
+  je 4f
+  mov $1, %eax
+4:
+  add $8, %rsp
+  pop %rbx
+  pop %rbp
+  pop %r13
+  pop %r14
+  ret
+3:
+  call \name\()_internal                 # some call that keeps callee-saved registers
+  jmp \name\()_mid
+  .size \name\()_body, .-\name\()_body
+
+  .section .data.rel.ro,"aw"
+  .p2align 3
+\name\()_table:
+  .quad 0, 0, \name\()_impl, \name\()_peek_impl
+  .text
+  .p2align 4
+  .globl \name\()_method
+  .type \name\()_method, @function     # TLS_method's shape
+\name\()_method:
+  lea \name\()_table(%rip), %rax
+  ret
+  .size \name\()_method, .-\name\()_method
+  .endm
+
+  PK_READ_PATH pk_rd
+  PK_READ_PATH pk_un
+  PK_READ_PATH pk_in
+
+  # A second table for pk_rd, reached through a deprecated accessor's jump.
+  .section .data.rel.ro,"aw"
+  .p2align 3
+pk_rd_client_table:
+  .quad 0, 0, pk_rd_impl, pk_rd_peek_impl
+  .text
+  .p2align 4
+  .type pk_rd_client_method_internal, @function
+pk_rd_client_method_internal:
+  lea pk_rd_client_table(%rip), %rax
+  ret
+  .size pk_rd_client_method_internal, .-pk_rd_client_method_internal
+  .p2align 4
+  .globl pk_rd_client_method
+  .type pk_rd_client_method, @function
+pk_rd_client_method:
+  jmp pk_rd_client_method_internal
+  .size pk_rd_client_method, .-pk_rd_client_method
+
+  # A table whose read slot holds pk_un's implementation.
+  .section .data.rel.ro,"aw"
+  .p2align 3
+pk_odd_table:
+  .quad 0, 0, pk_un_impl, pk_un_peek_impl
+  .text
+  .p2align 4
+  .globl pk_odd_method
+  .type pk_odd_method, @function
+pk_odd_method:
+  lea pk_odd_table(%rip), %rax
+  ret
+  .size pk_odd_method, .-pk_odd_method
+
+  .p2align 4
+  .globl pk_un_sneak
+  .type pk_un_sneak, @function         # enters pk_un's body without setting the guard
+pk_un_sneak:
+  mov %rcx, %r8
+  jmp pk_un_body
+  .size pk_un_sneak, .-pk_un_sneak
+
+  .p2align 4
+  .globl pk_in_sneak
+  .type pk_in_sneak, @function         # jumps into pk_in's path to the site
+pk_in_sneak:
+  jmp pk_in_mid
+  .size pk_in_sneak, .-pk_in_sneak
+  .section .note.GNU-stack,"",@progbits
+)";
+
+// Builds the paths into a shared object in `dir`; returns (path, error text).
+inline std::pair<std::string, std::string> build_dispatch_library(const TempDir& dir) {
+  if (!find_program("cc")) return {"", "needs a C compiler (cc)"};
+  write_text(dir.file("dispatch.S"), kDispatchAsm);
+  std::string out = dir.file("libpkdispatch.so");
+  auto [rc, text] = run({"cc", "-shared", "-nostdlib", "-Wl,--build-id", "-o", out, dir.file("dispatch.S")});
+  if (rc != 0) return {"", "cc failed: " + text};
+  return {out, ""};
+}
+
+}  // namespace probe::test
