@@ -98,31 +98,24 @@ TEST(PlacedProbes, SeeTheSameCallsArgumentsAndResultsAsProbesAtTheSymbol) {
   EXPECT_GE(counts, 3u);
 }
 
-constexpr char kDispatchedPolicy[] = R"TOML([policy]
-name = "dispatched"
-[target.ssl]
-library = "libssl.so.3"
-
-[probe.read_dispatched]
+// An SSL_read return probe of the peeking client, placed as `placement` says.
+std::string peekget_read_probe(const std::string& name, const std::string& placement) {
+  return "[probe." + name + "]\n" + placement + R"TOML(
 target = "ssl"
 uretprobe = "SSL_read"
-placement = "shared"
-dispatch_tables = ["TLS_method", "TLS_client_method"]
 signature = "int SSL_read(SSL *ssl, void *buf, int num)"
 capture = [{ name = "ssl", value = "ssl" }, { name = "rc", value = "ret" },
            { name = "data", value = "buf", type = "bytes", len = "ret", max = 256 }]
 filter = ["comm == \"peekget\"", "ret > 0"]
 
-[probe.read_at_symbol]
-target = "ssl"
-uretprobe = "SSL_read"
-placement = "off"
-signature = "int SSL_read(SSL *ssl, void *buf, int num)"
-capture = [{ name = "ssl", value = "ssl" }, { name = "rc", value = "ret" },
-           { name = "data", value = "buf", type = "bytes", len = "ret", max = 256 }]
-filter = ["comm == \"peekget\"", "ret > 0"]
+)TOML";
+}
 
-[probe.read_ex_at_symbol]
+const std::string kDispatchedPolicy =
+    "[policy]\nname = \"dispatched\"\n[target.ssl]\nlibrary = \"libssl.so.3\"\n\n" +
+    peekget_read_probe("read_dispatched",
+                       "placement = \"shared\"\ndispatch_tables = [\"TLS_method\", \"TLS_client_method\"]") +
+    peekget_read_probe("read_at_symbol", "placement = \"off\"") + R"TOML([probe.read_ex_at_symbol]
 target = "ssl"
 uretprobe = "SSL_read_ex"
 placement = "off"

@@ -14,12 +14,28 @@
 #include <string>
 #include <utility>
 
-#include "tests/support/env.h"
-#include "tests/support/process.h"
+#include "tests/unit/placement_harness.h"
 
 namespace probe::test {
 
 inline constexpr char kDispatchAsm[] = R"(
+  # A method table whose read and peek slots hold `path`'s implementations, and its exported
+  # accessor `lea rax, [rip+T]; ret` (TLS_method's shape).
+  .macro PK_TABLE accessor, table, path
+  .section .data.rel.ro,"aw"
+  .p2align 3
+\table:
+  .quad 0, 0, \path\()_impl, \path\()_peek_impl
+  .text
+  .p2align 4
+  .globl \accessor
+  .type \accessor, @function
+\accessor:
+  lea \table(%rip), %rax
+  ret
+  .size \accessor, .-\accessor
+  .endm
+
   .macro PK_READ_PATH name
   .text
   .p2align 4
@@ -113,18 +129,7 @@ inline constexpr char kDispatchAsm[] = R"(
   jmp \name\()_mid
   .size \name\()_body, .-\name\()_body
 
-  .section .data.rel.ro,"aw"
-  .p2align 3
-\name\()_table:
-  .quad 0, 0, \name\()_impl, \name\()_peek_impl
-  .text
-  .p2align 4
-  .globl \name\()_method
-  .type \name\()_method, @function     # TLS_method's shape
-\name\()_method:
-  lea \name\()_table(%rip), %rax
-  ret
-  .size \name\()_method, .-\name\()_method
+  PK_TABLE \name\()_method, \name\()_table, \name
   .endm
 
   PK_READ_PATH pk_rd
@@ -132,17 +137,8 @@ inline constexpr char kDispatchAsm[] = R"(
   PK_READ_PATH pk_in
 
   # A second table for pk_rd, reached through a deprecated accessor's jump.
-  .section .data.rel.ro,"aw"
-  .p2align 3
-pk_rd_client_table:
-  .quad 0, 0, pk_rd_impl, pk_rd_peek_impl
-  .text
-  .p2align 4
-  .type pk_rd_client_method_internal, @function
-pk_rd_client_method_internal:
-  lea pk_rd_client_table(%rip), %rax
-  ret
-  .size pk_rd_client_method_internal, .-pk_rd_client_method_internal
+  PK_TABLE pk_rd_client_method_internal, pk_rd_client_table, pk_rd
+  .hidden pk_rd_client_method_internal  # bound locally: the jump below is direct, not via the PLT
   .p2align 4
   .globl pk_rd_client_method
   .type pk_rd_client_method, @function
@@ -151,18 +147,7 @@ pk_rd_client_method:
   .size pk_rd_client_method, .-pk_rd_client_method
 
   # A table whose read slot holds pk_un's implementation.
-  .section .data.rel.ro,"aw"
-  .p2align 3
-pk_odd_table:
-  .quad 0, 0, pk_un_impl, pk_un_peek_impl
-  .text
-  .p2align 4
-  .globl pk_odd_method
-  .type pk_odd_method, @function
-pk_odd_method:
-  lea pk_odd_table(%rip), %rax
-  ret
-  .size pk_odd_method, .-pk_odd_method
+  PK_TABLE pk_odd_method, pk_odd_table, pk_un
 
   .p2align 4
   .globl pk_un_sneak
@@ -183,12 +168,7 @@ pk_in_sneak:
 
 // Builds the paths into a shared object in `dir`; returns (path, error text).
 inline std::pair<std::string, std::string> build_dispatch_library(const TempDir& dir) {
-  if (!find_program("cc")) return {"", "needs a C compiler (cc)"};
-  write_text(dir.file("dispatch.S"), kDispatchAsm);
-  std::string out = dir.file("libpkdispatch.so");
-  auto [rc, text] = run({"cc", "-shared", "-nostdlib", "-Wl,--build-id", "-o", out, dir.file("dispatch.S")});
-  if (rc != 0) return {"", "cc failed: " + text};
-  return {out, ""};
+  return build_asm_library(dir, "pkdispatch", kDispatchAsm);
 }
 
 }  // namespace probe::test

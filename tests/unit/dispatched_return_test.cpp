@@ -5,9 +5,6 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "common/branch_index.h"
-#include "common/elf_file.h"
-#include "common/probe_placement.h"
 #include "tests/unit/dispatch_fixture.h"
 
 namespace probe {
@@ -15,34 +12,25 @@ namespace {
 
 constexpr char kLibssl[] = "/usr/lib/x86_64-linux-gnu/libssl.so.3";
 
-struct File {
-  explicit File(const std::string& path)
-      : elf(ElfFile::open(path)), decoder(X86Decoder::create()),
-        branches(elf ? BranchIndex::build(*elf) : Result<BranchIndex>(Error{"no file"})) {}
-  bool ok() const { return elf && decoder && branches && branches->complete(); }
+// One file's analysis context, placing return probes with dispatch tables.
+struct File : test::PlacementFile {
+  using PlacementFile::PlacementFile;
+  bool ok() const { return PlacementFile::ok() && branches->complete(); }
   Placement place(const std::string& fn, const std::vector<std::string>& tables, bool site_args = true,
-                  std::vector<std::string> reads = {"rdi", "rsi"}) {
+                  const std::vector<std::string>& reads = {"rdi", "rsi"}) {
     PlacementRequest req;
     req.function = fn;
     req.side = ProbeSide::kReturn;
     req.dispatch_tables = tables;
     req.site_args_allowed = site_args;
-    for (const auto& r : reads) req.reads.push_back(*parse_gpr(r));
-    auto p = place_probe(PlacementContext{*elf, *decoder, *branches}, req);
+    req.reads = test::gpr_reads(reads);
+    auto p = place_probe(context(), req);
     EXPECT_TRUE(p) << p.error().message;
     return p ? *p : Placement{};
   }
-  uint64_t address_of(const std::string& fn) { return elf->find_function(fn)->address; }
-  Result<ElfFile> elf;
-  Result<X86Decoder> decoder;
-  Result<BranchIndex> branches;
 };
 
-std::string all(const Placement& p) {
-  std::string s;
-  for (const auto& l : p.explanation) s += l + "\n";
-  return s;
-}
+std::string all(const Placement& p) { return test::explanation_text(p); }
 
 class DispatchedSynthetic : public ::testing::Test {
  protected:
@@ -113,7 +101,7 @@ TEST_F(DispatchedSynthetic, OnlyAProbeThatAcceptsOtherCallersCallsMovesIntoTheSh
   req.dispatch_tables = {"pk_rd_method"};
   req.site_args_allowed = true;
   req.allow_forwarding = false;  // placement = "auto"
-  auto p = place_probe(PlacementContext{*file_->elf, *file_->decoder, *file_->branches}, req);
+  auto p = place_probe(file_->context(), req);
   ASSERT_TRUE(p) << p.error().message;
   EXPECT_EQ(p->kind, PlacementKind::kPostCallJcc) << all(*p);
   EXPECT_NE(all(*p).find("placement = \"shared\""), std::string::npos) << all(*p);

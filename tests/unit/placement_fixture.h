@@ -9,8 +9,7 @@
 #include <string>
 #include <utility>
 
-#include "tests/support/env.h"
-#include "tests/support/process.h"
+#include "tests/unit/placement_harness.h"
 
 namespace probe::test {
 
@@ -259,12 +258,7 @@ pk_no_size:
 
 // Builds the functions into a shared object in `dir`; returns (path, error text).
 inline std::pair<std::string, std::string> build_placement_library(const TempDir& dir) {
-  if (!find_program("cc")) return {"", "needs a C compiler (cc)"};
-  write_text(dir.file("pk.S"), kPlacementAsm);
-  std::string out = dir.file("libpk.so");
-  auto [rc, text] = run({"cc", "-shared", "-nostdlib", "-Wl,--build-id", "-o", out, dir.file("pk.S")});
-  if (rc != 0) return {"", "cc failed: " + text};
-  return {out, ""};
+  return build_asm_library(dir, "pk", kPlacementAsm);
 }
 
 }  // namespace probe::test

@@ -7,10 +7,16 @@
 namespace probe {
 namespace {
 
-plan::Plan load(const std::string& rel) {
-  Diagnostics diags;
+// Sema without looking at this machine (libraries, symbols, kernel): the text alone.
+SemaOptions offline_options() {
   SemaOptions opts;
   opts.check_host = false;
+  return opts;
+}
+
+plan::Plan load(const std::string& rel) {
+  Diagnostics diags;
+  SemaOptions opts = offline_options();
   auto plan = analyze_policy_file(test::source_dir() + "/" + rel, opts, diags);
   EXPECT_TRUE(plan) << diags.format();
   EXPECT_EQ(diags.all().size(), 0u) << diags.format();
@@ -102,8 +108,7 @@ TEST(PolicyFrontend, ReadsApiDiscoveryPolicy) {
 
 TEST(PolicyFrontend, PackParametersTakeTheirTypeAndDefaults) {
   Diagnostics diags;
-  SemaOptions opts;
-  opts.check_host = false;
+  SemaOptions opts = offline_options();
   auto plan = analyze_policy_text(
       "p.toml", "[policy]\nname = \"x\"\ninclude = [{ pack = \"tls/openssl\", params = { max = 512, optional = true } }]\n",
       opts, diags);
@@ -142,8 +147,7 @@ include = [
 ]
 )");
   Diagnostics diags;
-  SemaOptions opts;
-  opts.check_host = false;
+  SemaOptions opts = offline_options();
   auto plan = analyze_policy_file(dir.file("p.toml"), opts, diags);
   ASSERT_TRUE(plan) << diags.format();
   std::vector<std::string> targets;
@@ -162,8 +166,7 @@ include = [
 
 TEST(PolicyFrontend, LuaPolicyBuildsTheSameStructure) {
   Diagnostics diags;
-  SemaOptions opts;
-  opts.check_host = false;
+  SemaOptions opts = offline_options();
   auto plan = analyze_policy_text("p.lua", R"(
     local probes = {}
     for i, fn in ipairs({ "tcp_sendmsg", "tcp_recvmsg" }) do
@@ -185,8 +188,7 @@ TEST(PolicyFrontend, LuaPolicyBuildsTheSameStructure) {
 
 TEST(PolicyFrontend, ReportsEveryErrorWithLocationAndHint) {
   Diagnostics diags;
-  SemaOptions opts;
-  opts.check_host = false;
+  SemaOptions opts = offline_options();
   auto plan = analyze_policy_text("p.toml", R"([policy]
 name = "x"
 [target.lib]
@@ -221,8 +223,7 @@ capture = [{ name = "n", value = "ret" }]
 
 TEST(PolicyFrontend, UnknownKeysAreTyposWithSuggestions) {
   Diagnostics diags;
-  SemaOptions opts;
-  opts.check_host = false;
+  SemaOptions opts = offline_options();
   analyze_policy_text("p.toml", "[policy]\nname = \"x\"\ndescriptoin = \"y\"\n[probe.a]\nkprobe = \"f\"\n",
                       opts, diags);
   ASSERT_EQ(diags.error_count(), 1u) << diags.format();
@@ -234,8 +235,7 @@ TEST(PolicyFrontend, UnknownKeysAreTyposWithSuggestions) {
 
 TEST(PolicyFrontend, DispatchTablesBelongToReturnProbesOnly) {
   Diagnostics diags;
-  SemaOptions opts;
-  opts.check_host = false;
+  SemaOptions opts = offline_options();
   auto plan = analyze_policy_text("p.toml", R"([policy]
 name = "x"
 [target.lib]
@@ -260,8 +260,7 @@ capture = [{ name = "n", value = "ret" }]
 
 TEST(PolicyFrontend, SyntaxErrorPointsAtTheProblem) {
   Diagnostics diags;
-  SemaOptions opts;
-  opts.check_host = false;
+  SemaOptions opts = offline_options();
   analyze_policy_text("p.toml", "[policy]\nname = \"x\nuprobe = 1\n", opts, diags);
   ASSERT_TRUE(diags.has_errors());
   EXPECT_EQ(diags.all()[0].range.line, 2u);

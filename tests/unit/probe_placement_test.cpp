@@ -18,31 +18,21 @@ namespace {
 
 constexpr char kLibssl[] = "/usr/lib/x86_64-linux-gnu/libssl.so.3";
 
-// One file's analysis context.
-struct Analysis {
-  explicit Analysis(const std::string& path)
-      : elf(ElfFile::open(path)), decoder(X86Decoder::create()),
-        branches(elf ? BranchIndex::build(*elf) : Result<BranchIndex>(Error{"no file"})) {}
-  bool ok() const { return elf && decoder && branches; }
+// One file's analysis context, placing by name.
+struct Analysis : test::PlacementFile {
+  using PlacementFile::PlacementFile;
   Result<Placement> place(const std::string& fn, ProbeSide side = ProbeSide::kEntry,
                           const std::vector<std::string>& reads = {}, bool forwarding = true) {
     PlacementRequest req;
     req.function = fn;
     req.side = side;
     req.allow_forwarding = forwarding;
-    for (const auto& r : reads) req.reads.push_back(*parse_gpr(r));
-    return place_probe(PlacementContext{*elf, *decoder, *branches}, req);
+    req.reads = test::gpr_reads(reads);
+    return place_probe(context(), req);
   }
-  Result<ElfFile> elf;
-  Result<X86Decoder> decoder;
-  Result<BranchIndex> branches;
 };
 
-std::string all(const Placement& p) {
-  std::string s;
-  for (const auto& l : p.explanation) s += l + "\n";
-  return s;
-}
+std::string all(const Placement& p) { return test::explanation_text(p); }
 
 class Synthetic : public ::testing::Test {
  protected:
