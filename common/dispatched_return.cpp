@@ -18,7 +18,6 @@ namespace {
 
 using State = std::array<TrackedValue, kGprCount>;
 constexpr size_t kMaxInstructions = 256;
-constexpr Gpr kArgumentRegisters[] = {Gpr::kRdi, Gpr::kRsi, Gpr::kRdx, Gpr::kRcx, Gpr::kR8, Gpr::kR9};
 constexpr Gpr kCallerSaved[] = {Gpr::kRax, Gpr::kRcx, Gpr::kRdx, Gpr::kRsi, Gpr::kRdi,
                                 Gpr::kR8,  Gpr::kR9,  Gpr::kR10, Gpr::kR11};
 
@@ -35,7 +34,7 @@ bool same(const TrackedValue& a, const TrackedValue& b) {
 // Each ABI argument register holds its own argument (relative to the function entered).
 State entry_state() {
   State s{};
-  for (int i = 0; i < 6; ++i) at(s, kArgumentRegisters[i]) = {TrackedValue::Kind::kArgument, i, 8, 0};
+  for (int i = 0; i < 6; ++i) at(s, kSysVArgumentRegisters[i]) = {TrackedValue::Kind::kArgument, i, 8, 0};
   return s;
 }
 
@@ -116,9 +115,10 @@ bool transfers(const X86Instruction& i) {
          i.flow == ControlFlow::kIndirectCall || i.flow == ControlFlow::kStop;
 }
 
-// The 8-byte pointer stored at `address`: the addend of its R_X86_64_RELATIVE relocation in a
-// position-independent file, else the bytes in the file.
-std::optional<uint64_t> pointer_at(const ElfFile& elf, uint64_t address) {
+// The R_X86_64_RELATIVE relocations of a position-independent file: where each pointer goes
+// (its addend), by the address it is stored at. Read once per analysis, not once per table.
+std::map<uint64_t, uint64_t> relative_relocations(const ElfFile& elf) {
+  std::map<uint64_t, uint64_t> out;
   if (auto sections = read_elf_sections(elf))
     for (const auto& s : *sections) {
       if (s.name != ".rela.dyn") continue;
@@ -126,10 +126,17 @@ std::optional<uint64_t> pointer_at(const ElfFile& elf, uint64_t address) {
       for (size_t i = 0; i + sizeof(Elf64_Rela) <= rela.size(); i += sizeof(Elf64_Rela)) {
         Elf64_Rela r;
         std::memcpy(&r, rela.data() + i, sizeof(r));
-        if (r.r_offset == address && ELF64_R_TYPE(r.r_info) == R_X86_64_RELATIVE)
-          return static_cast<uint64_t>(r.r_addend);
+        if (ELF64_R_TYPE(r.r_info) == R_X86_64_RELATIVE) out.emplace(r.r_offset, static_cast<uint64_t>(r.r_addend));
       }
     }
+  return out;
+}
+
+// The 8-byte pointer stored at `address`: its relocation's addend in a position-independent
+// file, else the bytes in the file.
+std::optional<uint64_t> pointer_at(const ElfFile& elf, const std::map<uint64_t, uint64_t>& relocations,
+                                   uint64_t address) {
+  if (auto r = relocations.find(address); r != relocations.end()) return r->second;
   auto off = elf.file_offset(address);
   if (!off) return std::nullopt;
   std::string bytes = elf.read_bytes(*off, 8);
@@ -171,9 +178,9 @@ Result<uint64_t> dispatch_slot(const PlacementContext& ctx, uint64_t internal, s
     for (const auto& w : code[i].writes) writer[w.reg] = &code[i];
   }
   for (int a : {0, 1, 3})
-    if (!same(at(s, kArgumentRegisters[a]), {TrackedValue::Kind::kArgument, a, 8, 0}))
+    if (!same(at(s, kSysVArgumentRegisters[a]), {TrackedValue::Kind::kArgument, a, 8, 0}))
       return make_error("the internal function does not pass argument {} on in {} to `{}`", a,
-                        gpr_name(kArgumentRegisters[a]), last.text());
+                        gpr_name(kSysVArgumentRegisters[a]), last.text());
   if (last.ops.size() != 1) return make_error("unexpected operands in `{}`", last.text());
   const X86Operand& target = last.ops[0];
   const X86Operand* slot = nullptr;
@@ -200,6 +207,14 @@ struct PathPoint {
 
 }  // namespace
 
+std::optional<Gpr> DispatchedSite::holder(int index, int width) const {
+  for (Gpr g : kSysVCalleeSaved) {
+    const TrackedValue& v = at_site[static_cast<size_t>(g)];
+    if (v.kind == TrackedValue::Kind::kArgument && v.argument == index && v.width >= width) return g;
+  }
+  return std::nullopt;
+}
+
 Result<DispatchedSite> find_dispatched_site(const PlacementContext& ctx, uint64_t internal,
                                             const std::vector<std::string>& tables) {
   DispatchedSite ds;
@@ -208,12 +223,13 @@ Result<DispatchedSite> find_dispatched_site(const PlacementContext& ctx, uint64_
 
   // F: the same function in the slot of every table the file has.
   std::vector<std::string> found;
+  const auto relocations = relative_relocations(ctx.elf);
   for (const auto& name : tables) {
     auto sym = ctx.elf.find_function(name);
     if (!sym) continue;
     auto table = accessor_table(ctx, sym->address);
     if (!table) return make_error("{} is not `lea rax, [rip+T]; ret`", name);
-    auto fn = pointer_at(ctx.elf, *table + ds.slot_offset);
+    auto fn = pointer_at(ctx.elf, relocations, *table + ds.slot_offset);
     if (!fn) return make_error("{}'s table at 0x{:x} has no pointer at offset 0x{:x}", name, *table, ds.slot_offset);
     if (ds.implementation && *fn != ds.implementation)
       return make_error("{}'s table holds 0x{:x} at offset 0x{:x}, the others 0x{:x}: no single implementation",
@@ -272,13 +288,18 @@ Result<DispatchedSite> find_dispatched_site(const PlacementContext& ctx, uint64_
   }
   ds.jcc = jcc;
   ds.at_site = state;
-  const Gpr callee_saved[] = {Gpr::kRbx, Gpr::kRbp, Gpr::kR12, Gpr::kR13, Gpr::kR14, Gpr::kR15};
+  // The guard: a callee-saved register that is 0 at the site and came from one of G's argument
+  // registers (origin tracks "register at G's entry" as the argument index of its Gpr).
+  auto is_argument_register = [](Gpr g) {
+    return std::find(std::begin(kSysVArgumentRegisters), std::end(kSysVArgumentRegisters), g) !=
+           std::end(kSysVArgumentRegisters);
+  };
   std::optional<Gpr> origin_of_guard;
-  for (Gpr g : callee_saved) {
+  for (Gpr g : kSysVCalleeSaved) {
     const TrackedValue& v = at(state, g);
     const TrackedValue& o = at(origin, g);
     if (v.kind == TrackedValue::Kind::kConstant && v.value == 0 && o.kind == TrackedValue::Kind::kArgument &&
-        at(entry_state(), static_cast<Gpr>(o.argument)).kind == TrackedValue::Kind::kArgument) {
+        is_argument_register(static_cast<Gpr>(o.argument))) {
       ds.zero_guard = g;
       origin_of_guard = static_cast<Gpr>(o.argument);
       break;
@@ -286,7 +307,7 @@ Result<DispatchedSite> find_dispatched_site(const PlacementContext& ctx, uint64_
   }
   // Registers the site relies on: callee-saved ones holding arguments, and the guard.
   std::vector<Gpr> relied;
-  for (Gpr g : callee_saved)
+  for (Gpr g : kSysVCalleeSaved)
     if (at(state, g).kind == TrackedValue::Kind::kArgument || g == ds.zero_guard) relied.push_back(g);
 
   // Detours: each conditional exit before the call must rejoin the path with the relied-on

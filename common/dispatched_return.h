@@ -54,6 +54,10 @@ struct DispatchedSite {
   std::array<TrackedValue, kGprCount> at_site{};  // registers at the Jcc, relative to F's entry
   std::optional<Gpr> zero_guard;                  // a register F set to 0 that still holds it
   std::vector<std::string> explanation;
+
+  // The callee-saved register holding F's argument `index` (at least `width` bytes of it) at
+  // the site.
+  std::optional<Gpr> holder(int index, int width) const;
 };
 
 // From the wrapper's internal function at `internal` to the site. An error says why not.

@@ -44,7 +44,7 @@ Result<Located> locate(const PlacementContext& ctx, const std::string& spec) {
 std::vector<Gpr> abi_argument_registers(bool go) {
   if (go)  // Go's internal register ABI (1.17+)
     return {Gpr::kRax, Gpr::kRbx, Gpr::kRcx, Gpr::kRdi, Gpr::kRsi, Gpr::kR8, Gpr::kR9, Gpr::kR10, Gpr::kR11};
-  return {Gpr::kRdi, Gpr::kRsi, Gpr::kRdx, Gpr::kRcx, Gpr::kR8, Gpr::kR9};  // System V
+  return {std::begin(kSysVArgumentRegisters), std::end(kSysVArgumentRegisters)};
 }
 
 std::string hex(std::string_view bytes) {
@@ -539,17 +539,7 @@ Found forwarded_return(const PlacementContext& ctx, const PlacementRequest& req,
 // Return at one site inside the implementation the internal call dispatches to
 // (common/dispatched_return.h)
 
-// The callee-saved register holding F's argument `index` (at least `width` bytes of it) at
-// the site.
 std::optional<FunctionCode> sibling_code(const PlacementContext& ctx, const FunctionCode& fn, std::string* why);
-
-std::optional<Gpr> holder(const DispatchedSite& ds, int index, int width) {
-  for (Gpr g : {Gpr::kRbx, Gpr::kRbp, Gpr::kR12, Gpr::kR13, Gpr::kR14, Gpr::kR15}) {
-    const TrackedValue& v = ds.at_site[static_cast<size_t>(g)];
-    if (v.kind == TrackedValue::Kind::kArgument && v.argument == index && v.width >= width) return g;
-  }
-  return std::nullopt;
-}
 
 Found dispatched_return(const PlacementContext& ctx, const PlacementRequest& req, const Located& loc,
                         const FunctionCode& fn) {
@@ -559,19 +549,19 @@ Found dispatched_return(const PlacementContext& ctx, const PlacementRequest& req
   auto ds = find_dispatched_site(ctx, internal, req.dispatch_tables);
   if (!ds) return {std::nullopt, ds.error().message};
   ArgumentsAtSite at;
-  const Gpr abi[] = {Gpr::kRdi, Gpr::kRsi, Gpr::kRdx, Gpr::kRcx, Gpr::kR8, Gpr::kR9};
+  const auto& abi = kSysVArgumentRegisters;
   std::vector<RegisterAtSite> regs;
   for (const auto& r : req.reads) {
     int index = static_cast<int>(std::find(std::begin(abi), std::end(abi), r.reg) - std::begin(abi));
     // Only the object, buffer and count pointer are shown to pass through unchanged.
-    auto g = index == 0 || index == 1 || index == 3 ? holder(*ds, index, r.width) : std::nullopt;
+    auto g = index == 0 || index == 1 || index == 3 ? ds->holder(index, r.width) : std::nullopt;
     if (!g)
       return {std::nullopt, fmt::format("at the site no callee-saved register holds {} (argument {})",
                                         gpr_name(r.reg, r.width), index)};
     at.args[static_cast<size_t>(index)] = *g;
     regs.push_back({r.reg, ValueState::kUnchanged, fmt::format("in {} at the site", gpr_name(*g))});
   }
-  auto count = holder(*ds, 3, 8);
+  auto count = ds->holder(3, 8);
   if (!count) return {std::nullopt, "at the site no callee-saved register holds the count pointer"};
   at.count_pointer = *count;
   at.zero_guard = ds->zero_guard;

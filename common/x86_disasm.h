@@ -37,6 +37,10 @@ enum class Gpr : uint8_t {
   kR8, kR9, kR10, kR11, kR12, kR13, kR14, kR15,
 };
 constexpr int kGprCount = 16;
+// The System V x86-64 calling convention: integer arguments in this order, and the registers a
+// callee keeps (so a value in one survives a call).
+inline constexpr Gpr kSysVArgumentRegisters[] = {Gpr::kRdi, Gpr::kRsi, Gpr::kRdx, Gpr::kRcx, Gpr::kR8, Gpr::kR9};
+inline constexpr Gpr kSysVCalleeSaved[] = {Gpr::kRbx, Gpr::kRbp, Gpr::kR12, Gpr::kR13, Gpr::kR14, Gpr::kR15};
 
 // A register as a probe reads it: "rdx" is (kRdx, 8 bytes), "edx" is (kRdx, 4 bytes).
 struct GprRef {

@@ -18,9 +18,9 @@ void ProbeEmitter::emit_stream() {
       const plan::Capture* c = capture(probe_.match_capture);
       if (!c) return;
       // A write probed at its entry may be a retry of the previous one (stream.h).
-      bool at_entry = probe_.kind != plan::ProbeKind::kUretprobe && probe_.kind != plan::ProbeKind::kKretprobe &&
-                      probe_.kind != plan::ProbeKind::kFexit;
-      const char* how = s.role == Role::kRecv ? "PK_DIR_RECV" : at_entry ? "PK_DIR_SEND | PK_DIR_AT_ENTRY" : "PK_DIR_SEND";
+      const char* how = s.role == Role::kRecv                 ? "PK_DIR_RECV"
+                        : plan::fires_at_return(probe_.kind) ? "PK_DIR_SEND"
+                                                             : "PK_DIR_SEND | PK_DIR_AT_ENTRY";
       out_.line("if (!pk_stream_http({}, {}, {}, {}, &pk_so)) {{ /* stream {} */", value(*s.conn, plan::FieldType::kU64),
                 how, source_pointer(*c), capture_length(*c), plan::stream_role_name(s.role));
       out_.line("  pk_count({}, PK_STAT_FILTERED);", probe_.id);
