@@ -217,16 +217,12 @@ static __always_inline void pk_stream_note_inflight(struct pk_conn_key *key) {
  * SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER) — before any plaintext is read: that repetition is
  * the same request, not a new one. A new HTTP/1.x request comes only after its predecessor's
  * response was read, and a new HTTP/2 frame differs in its header (stream id, length). */
-static __always_inline int pk_stream_is_retry(struct pk_conn_state *st, __u64 src, __u64 len) {
-  __u64 head[2] = {};
-  __u64 n = len < sizeof(head) ? len : sizeof(head);
-  barrier_var(n);
-  if (n > sizeof(head)) n = sizeof(head);
-  if (n) bpf_probe_read_user(head, n, (void *)src);
-  int same = !st->read_since && st->sent_len == len && st->sent_head[0] == head[0] && st->sent_head[1] == head[1];
+static __always_inline int pk_stream_is_retry(struct pk_conn_state *st, __u64 len, const __u8 *head) {
+  __u64 h0 = pk_word(head, 0), h1 = pk_word(head, 1);
+  int same = !st->read_since && st->sent_len == len && st->sent_head[0] == h0 && st->sent_head[1] == h1;
   st->sent_len = len;
-  st->sent_head[0] = head[0];
-  st->sent_head[1] = head[1];
+  st->sent_head[0] = h0;
+  st->sent_head[1] = h1;
   st->read_since = 0;
   return same;
 }
@@ -241,16 +237,20 @@ static __noinline int pk_stream_http(__u64 conn, __u32 how, __u64 src, __u64 len
   out->fd = -1;
   struct pk_conn_state *st = pk_stream_state(&key, dir == PK_DIR_SEND);
   if (!st) return 0;
+  /* The buffer's first bytes, read once: for the protocol checks below and, at a write's
+   * entry, for the retry check (connections of another protocol need neither). */
+  int at_entry = dir == PK_DIR_SEND && (how & PK_DIR_AT_ENTRY) && st->proto != PK_PROTO_OTHER;
+  __u8 head[PK_PEEK_LEN] = {};
+  __u32 n = 0;
+  if (st->proto == PK_PROTO_UNKNOWN || st->proto == PK_PROTO_HTTP1 || at_entry) n = pk_peek(head, src, len, 0);
   if (dir == PK_DIR_RECV) st->read_since = 1;
-  else if ((how & PK_DIR_AT_ENTRY) && pk_stream_is_retry(st, src, len)) return 0;
+  else if (at_entry && pk_stream_is_retry(st, len, head)) return 0;
   /* A write makes its syscall inside the call (a probe at its entry sees it coming; one at
    * its return binds through the handshake's); a read probe fires after its syscall. */
   if (!st->bound && dir == PK_DIR_SEND) pk_stream_note_inflight(&key);
   pk_stream_copy_socket(out, st);
-  __u8 head[PK_PEEK_LEN] = {};
   __u64 start = 0; /* bytes of the HTTP/2 client preface opening this buffer */
   if (st->proto == PK_PROTO_UNKNOWN || st->proto == PK_PROTO_HTTP1) {
-    __u32 n = pk_peek(head, src, len, 0);
     if (st->proto == PK_PROTO_UNKNOWN && dir == PK_DIR_SEND) {
       __u64 w0 = pk_word(head, 0), w1 = pk_word(head, 1);
       if (n >= 16 && len >= PK_H2_PREFACE_LEN && w0 == PK_W('P', 'R', 'I', ' ', '*', ' ', 'H', 'T') &&
