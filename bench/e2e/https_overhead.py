@@ -12,6 +12,9 @@ Modes, interleaved (every round runs each mode once, in an order rotated each ro
              workload (after its "ready:" log line) and stopped with SIGTERM after it
   bpftrace   a count-only script on SSL_read/SSL_write entry + return (4 probes), started
              before the workload (after its probes are attached) and stopped with SIGINT
+  trap_floor (only with --modes): probed counting, in the kernel and nothing else, at the sites
+             of the API-discovery policy that fire on every request
+             (bench/e2e/policies/ssl-floor.toml): the breakpoints' own cost, a floor for probekit
   count_placed, count_unplaced (only with --modes): probed counting the same four calls in the
              kernel (bench/e2e/policies/ssl-count-{auto,off}.toml): the placement optimizer's
              sites against entry probes and uretprobes where written
@@ -44,16 +47,18 @@ import threading
 import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-MODES = ("baseline", "probekit", "bpftrace", "count_placed", "count_unplaced")
+MODES = ("baseline", "probekit", "bpftrace", "trap_floor", "count_placed", "count_unplaced")
 DEFAULT_MODES = ("baseline", "probekit", "bpftrace")
 LABELS = {
     "baseline": "no probes",
     "probekit": "probekit, `policies/api-discovery.toml`",
     "bpftrace": "bpftrace, count only: `SSL_read`/`SSL_write` entry + return",
+    "trap_floor": "probekit, count only, the policy's own sites (`ssl-floor.toml`)",
     "count_placed": "probekit, count only, placement on (`ssl-count-auto.toml`)",
     "count_unplaced": "probekit, count only, placement off (`ssl-count-off.toml`)",
 }
 COUNT_POLICIES = {
+    "trap_floor": os.path.join(REPO, "bench", "e2e", "policies", "ssl-floor.toml"),
     "count_placed": os.path.join(REPO, "bench", "e2e", "policies", "ssl-count-auto.toml"),
     "count_unplaced": os.path.join(REPO, "bench", "e2e", "policies", "ssl-count-off.toml"),
 }
@@ -388,6 +393,9 @@ class Bench:
                        (re.search(r"probe (\w+): hits (\d+)", l) for l in log_lines) if m}
         return res
 
+    def run_trap_floor(self, rnd):
+        return self._run_count(rnd, "trap_floor")
+
     def run_count_placed(self, rnd):
         return self._run_count(rnd, "count_placed")
 
@@ -466,7 +474,7 @@ class Bench:
                 extra = ""
                 if mode == "probekit":
                     extra = f", probed reported {res['curl_calls']} curl calls"
-                elif mode in ("bpftrace", "count_placed", "count_unplaced"):
+                elif mode in ("bpftrace", "trap_floor", "count_placed", "count_unplaced"):
                     extra = f", hits {sum(res['hits'].values())}"
                 log(f"round {rnd}/{self.a.rounds} {mode:9s} {res['wall']:.3f} s{extra}")
 
@@ -567,7 +575,7 @@ def report(bench, args, versions):
         if fails:
             L.append(f"probed sink failures (expected for the Orchestrator sink: nobody listens on "
                      f"its UDP port), last round: `{fails[-1]}`.")
-    for m in ("bpftrace", "count_placed", "count_unplaced"):
+    for m in ("bpftrace", "trap_floor", "count_placed", "count_unplaced"):
         for r in res.get(m, []):
             hits = ", ".join(f"{k} {v}" for k, v in sorted(r["hits"].items()))
             L.append(f"{m} round {r['round']}: {sum(r['hits'].values())} hits ({hits}).")
@@ -601,7 +609,7 @@ def main():
                     help="policy for probed (default: policies/api-discovery.toml)")
     ap.add_argument("--modes", default=",".join(DEFAULT_MODES),
                     help="comma-separated modes (default baseline,probekit,bpftrace; also "
-                         "count_placed,count_unplaced)")
+                         "trap_floor,count_placed,count_unplaced)")
     ap.add_argument("--warmup", type=int, default=1, help="unmeasured baseline runs first (default 1)")
     ap.add_argument("--settle", type=float, default=0.3,
                     help="seconds between a tracer being attached and the workload (default 0.3)")

@@ -233,6 +233,38 @@ TEST(PolicyFrontend, UnknownKeysAreTyposWithSuggestions) {
   EXPECT_EQ(diags.all()[0].range.col, 1u);
 }
 
+// The benchmark's policies are not run by the suite, so a change to the policy language must
+// not leave them unreadable.
+TEST(PolicyFrontend, ReadsTheBenchmarkPolicies) {
+  for (const char* name : {"ssl-count-auto.toml", "ssl-count-off.toml", "ssl-floor.toml"}) {
+    SCOPED_TRACE(name);
+    plan::Plan p = load(std::string("bench/e2e/policies/") + name);
+    EXPECT_FALSE(p.probes.empty());
+  }
+}
+
+// The trap-floor mode of bench/e2e/https_overhead.py claims to count at exactly the sites the
+// API-discovery policy takes on every request: the same library, functions, probe kinds and
+// placement inputs as the OpenSSL pack's write and read probes.
+TEST(PolicyFrontend, TrapFloorPolicyProbesThePacksPerRequestSites) {
+  plan::Plan floor = load("bench/e2e/policies/ssl-floor.toml");
+  plan::Plan api = load("policies/api-discovery.toml");
+  ASSERT_EQ(floor.targets.size(), 1u);
+  EXPECT_EQ(floor.targets[0].spec, api.targets[0].spec);
+  const std::pair<const char*, const char*> same[] = {{"write_entry", "ssl_write"},
+                                                      {"read_return", "ssl_read"}};
+  for (const auto& [floor_name, pack_name] : same) {
+    SCOPED_TRACE(floor_name);
+    const auto& f = probe_named(floor, floor_name);
+    const auto& a = probe_named(api, pack_name);
+    EXPECT_EQ(f.kind, a.kind);
+    EXPECT_EQ(f.symbol, a.symbol);
+    EXPECT_EQ(f.placement, a.placement);
+    EXPECT_EQ(f.dispatch_tables, a.dispatch_tables);
+    EXPECT_FALSE(f.emit_event);
+  }
+}
+
 TEST(PolicyFrontend, DispatchTablesBelongToReturnProbesOnly) {
   Diagnostics diags;
   SemaOptions opts = offline_options();
