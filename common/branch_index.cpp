@@ -1,10 +1,14 @@
 #include "common/branch_index.h"
 
 #include <capstone/capstone.h>
+#include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
+#include <string_view>
 #include <set>
 
+#include "common/eh_frame_starts.h"
 #include "common/elf_file.h"
 #include "common/elf_sections.h"
 #include "common/x86_disasm.h"
@@ -73,7 +77,30 @@ BranchKind kind_of(unsigned id) {
   return BranchKind::kConditionalJump;
 }
 
+// The direct branch `insn` makes, if any.
+std::optional<DirectBranch> branch_of(const cs_insn& insn, uint64_t at) {
+  std::string_view enc(reinterpret_cast<const char*>(insn.bytes), insn.size);
+  auto target = direct_branch_target(enc, at);
+  if (!target) return std::nullopt;
+  return DirectBranch{at, *target, kind_of(insn.id)};
+}
+
+// Function starts: instruction boundaries where a desynchronised sweep restarts.
+std::set<uint64_t> sync_points_of(const ElfFile& elf) {
+  std::set<uint64_t> points;
+  for (const auto& f : elf.functions()) points.insert(f.address);
+  // The unwind table only adds starts; a file without a usable one is swept without them.
+  if (auto starts = eh_frame_function_starts(elf)) points.insert(starts->begin(), starts->end());
+  return points;
+}
+
 }  // namespace
+
+std::string branch_source(const DirectBranch& b) {
+  if (b.at_every_offset)
+    return fmt::format("the bytes at 0x{:x} (maybe data: the code there does not decode as one stream)", b.from);
+  return fmt::format("the instruction at 0x{:x}", b.from);
+}
 
 void BranchIndex::note_undecodable(uint64_t begin, uint64_t end) {
   undecodable_bytes_ += end - begin;
@@ -101,8 +128,7 @@ Result<BranchIndex> BranchIndex::build(const ElfFile& elf) {
   cs_insn* insn = cs_malloc(dec.handle);
   if (!insn) return make_error("capstone: out of memory");
 
-  std::set<uint64_t> sync_points;  // function starts: a desynchronised sweep restarts there
-  for (const auto& f : elf.functions()) sync_points.insert(f.address);
+  const std::set<uint64_t> sync_points = sync_points_of(elf);
 
   BranchIndex index;
   for (const auto& sec : sections) {
@@ -114,17 +140,42 @@ Result<BranchIndex> BranchIndex::build(const ElfFile& elf) {
     }
     index.code_sections_.push_back({sec.name, {sec.address, sec.address + sec.size}});
     index.bytes_swept_ += sec.size;
-    uint64_t pos = sec.address;
+    const auto* base = reinterpret_cast<const uint8_t*>(bytes->data());
     const uint64_t end = sec.address + sec.size;
+    // Decodes one instruction at `at`, bounded by `limit`; false if none decodes.
+    auto decode_at = [&](uint64_t at, uint64_t limit) {
+      const uint8_t* p = base + (at - sec.address);
+      size_t left = limit - at;
+      uint64_t addr = at;
+      return cs_disasm_iter(dec.handle, &p, &left, &addr, insn);
+    };
+    // The linear sweep lost its footing at `pos`: decode from a little before it (an
+    // instruction it read may have swallowed the start of a real one) up to the next function
+    // start at every offset, or count the region as undecodable when it is too long.
+    auto sweep_every_offset = [&](uint64_t pos, uint64_t next_sync) {
+      uint64_t from = pos - std::min<uint64_t>(pos - sec.address, 15);
+      if (next_sync - from > kMaxEveryOffsetRegion) return false;
+      for (uint64_t at = from; at < next_sync; ++at)
+        if (decode_at(at, end))
+          if (auto b = branch_of(*insn, at)) {
+            b->at_every_offset = true;
+            index.by_target_.push_back(*b);
+          }
+      index.every_offset_bytes_ += next_sync - from;
+      return true;
+    };
+    uint64_t pos = sec.address;
     while (pos < end) {
       auto next_sync_it = sync_points.upper_bound(pos);
       uint64_t next_sync = next_sync_it == sync_points.end() ? end : std::min(end, *next_sync_it);
-      const auto* p = reinterpret_cast<const uint8_t*>(bytes->data()) + (pos - sec.address);
-      size_t left = end - pos;
-      uint64_t addr = pos;
-      if (!cs_disasm_iter(dec.handle, &p, &left, &addr, insn)) {
-        if (size_t n = unknown_instruction_length(p, left); n > 0 && pos + n <= next_sync) {
+      if (!decode_at(pos, end)) {
+        const uint8_t* p = base + (pos - sec.address);
+        if (size_t n = unknown_instruction_length(p, end - pos); n > 0 && pos + n <= next_sync) {
           pos += n;
+          continue;
+        }
+        if (sweep_every_offset(pos, next_sync)) {
+          pos = next_sync;
           continue;
         }
         index.note_undecodable(pos, pos + 1);
@@ -133,13 +184,11 @@ Result<BranchIndex> BranchIndex::build(const ElfFile& elf) {
       }
       if (pos + insn->size > next_sync) {
         // An instruction running over a function start: we were out of step.
-        index.note_undecodable(pos, next_sync);
+        if (!sweep_every_offset(pos, next_sync)) index.note_undecodable(pos, next_sync);
         pos = next_sync;
         continue;
       }
-      std::string_view enc(reinterpret_cast<const char*>(insn->bytes), insn->size);
-      if (auto target = direct_branch_target(enc, pos))
-        index.by_target_.push_back({pos, *target, kind_of(insn->id)});
+      if (auto b = branch_of(*insn, pos)) index.by_target_.push_back(*b);
       pos += insn->size;
     }
   }

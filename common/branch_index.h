@@ -3,9 +3,15 @@
 // file jumps into the part of a function a probe skips, or into the middle of the patched
 // instruction (the int3 would then be executed as part of another instruction's bytes).
 //
-// The sweep is linear, like objdump -d, and restarts at every function symbol so that data or
-// padding cannot desynchronise it for long. Whatever it could not decode is counted: a sweep
-// that is not complete() proves nothing, and callers must not skip code on its word.
+// The sweep is linear, like objdump -d, and restarts at every function start it knows (the
+// symbols, and the unwind table's entries, which cover a stripped library's static functions
+// too) so that data or padding cannot desynchronise it for long. Where the stream stops
+// decoding — data in .text, like the constant tables of hand-written crypto, or a sweep out of
+// step — the bytes up to the next function start are decoded at every offset instead: any
+// instruction that really runs there starts at one of them, so its branch is indexed (beside
+// branches read out of data, which can only make callers more careful). Only a region too long
+// for that is counted as undecodable: a sweep that is not complete() proves nothing, and
+// callers must not skip code on its word.
 // Indirect branches (jump tables, function pointers) cannot be indexed statically.
 #pragma once
 
@@ -25,12 +31,17 @@ struct DirectBranch {
   uint64_t from = 0;    // address of the branch instruction
   uint64_t target = 0;  // where it goes
   BranchKind kind = BranchKind::kJump;
+  bool at_every_offset = false;  // read while decoding a region at every offset: maybe data
 };
 
 struct AddressRange {
   uint64_t begin = 0;
   uint64_t end = 0;  // exclusive
 };
+
+// "the instruction at 0x…", or for a branch read at every offset of a region that did not
+// decode as one stream, what it may really be.
+std::string branch_source(const DirectBranch& b);
 
 class BranchIndex {
  public:
@@ -55,6 +66,10 @@ class BranchIndex {
   bool complete() const { return undecodable_bytes_ == 0; }
   // Up to 8 of the ranges that did not decode, for messages.
   const std::vector<AddressRange>& undecodable_samples() const { return undecodable_samples_; }
+  // Bytes the linear sweep could not follow and that were decoded at every offset instead.
+  uint64_t every_offset_bytes() const { return every_offset_bytes_; }
+  // Longest region decoded at every offset; longer ones count as undecodable.
+  static constexpr uint64_t kMaxEveryOffsetRegion = 64 << 10;
 
  private:
   struct Section {
@@ -65,6 +80,7 @@ class BranchIndex {
   std::vector<Section> code_sections_;
   uint64_t bytes_swept_ = 0;
   uint64_t undecodable_bytes_ = 0;
+  uint64_t every_offset_bytes_ = 0;
   std::vector<AddressRange> undecodable_samples_;
 
   void note_undecodable(uint64_t begin, uint64_t end);

@@ -354,7 +354,7 @@ Result<DispatchedSite> find_dispatched_site(const PlacementContext& ctx, uint64_
   if (!ctx.branches.complete()) return make_error("the file's code sweep is incomplete: branches into the path cannot be excluded");
   for (const auto& b : ctx.branches.into(ds.body + 1, jcc.end())) {
     bool own = path_index(b.from).has_value() || std::find(rejoining.begin(), rejoining.end(), b.from) != rejoining.end();
-    if (!own) return make_error("the instruction at 0x{:x} branches to 0x{:x}, inside the path to the site", b.from, b.target);
+    if (!own) return make_error("{} branches to 0x{:x}, inside the path to the site", branch_source(b), b.target);
   }
   std::vector<std::string> routes;
   for (const auto& b : ctx.branches.into(ds.body, ds.body + 1)) {

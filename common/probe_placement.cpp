@@ -137,8 +137,8 @@ std::optional<std::string> branch_into(const PlacementContext& ctx, const Functi
     if (insn.target && *insn.target > begin && *insn.target < end)
       return fmt::format("`{}` at {} branches into {}", insn.text(), where_in(fn, insn.address), what);
   for (const auto& b : ctx.branches.into(begin + 1, end))
-    return fmt::format("the instruction at 0x{:x} ({}) branches to 0x{:x}, inside {}", b.from,
-                       ctx.branches.section_of(b.from), b.target, what);
+    return fmt::format("{} ({}) branches to 0x{:x}, inside {}", branch_source(b), ctx.branches.section_of(b.from),
+                       b.target, what);
   return std::nullopt;
 }
 

@@ -133,7 +133,10 @@ int explain_file(const std::string& path, const PlacementRequest& request) {
     return kExitUserError;
   }
   std::string id = elf->build_id().empty() ? "no build-id" : "build-id " + elf->build_id();
-  fmt::print("{} ({}; {} bytes of code swept{})\n", path, id, branches->bytes_swept(),
+  fmt::print("{} ({}; {} bytes of code swept{}{})\n", path, id, branches->bytes_swept(),
+             branches->every_offset_bytes() == 0
+                 ? ""
+                 : fmt::format(", {} of them at every offset", branches->every_offset_bytes()),
              branches->complete() ? "" : fmt::format(", {} undecodable", branches->undecodable_bytes()));
   PlacementContext ctx{*elf, *decoder, *branches};
   auto placement = place_probe(ctx, request);

@@ -14,14 +14,17 @@
 
 namespace probe::test {
 
-// Assembles `source` into `dir`/lib`stem`.so (cc, no libc, with a build-id); returns (path,
-// error text).
+// Assembles `source` into `dir`/lib`stem`.so (cc, no libc, with a build-id, plus `link_flags`);
+// returns (path, error text).
 inline std::pair<std::string, std::string> build_asm_library(const TempDir& dir, const std::string& stem,
-                                                             const char* source) {
+                                                             const char* source,
+                                                             const std::vector<std::string>& link_flags = {}) {
   if (!find_program("cc")) return {"", "needs a C compiler (cc)"};
   write_text(dir.file(stem + ".S"), source);
   std::string out = dir.file("lib" + stem + ".so");
-  auto [rc, text] = run({"cc", "-shared", "-nostdlib", "-Wl,--build-id", "-o", out, dir.file(stem + ".S")});
+  std::vector<std::string> argv{"cc", "-shared", "-nostdlib", "-Wl,--build-id", "-o", out, dir.file(stem + ".S")};
+  argv.insert(argv.end(), link_flags.begin(), link_flags.end());
+  auto [rc, text] = run(argv);
   if (rc != 0) return {"", "cc failed: " + text};
   return {out, ""};
 }
