@@ -331,7 +331,9 @@ void record_dataflow(csh handle, const cs_insn& insn, X86Instruction* out) {
     out->writes.push_back({g->reg, classify_change(insn, g->reg)});
   }
   const cs_x86& x = insn.detail->x86;
-  for (uint8_t i = 0; i < x.op_count; ++i) {
+  // Capstone 4 marks the memory operand of `test m, imm` as written; these only compare.
+  bool compares_only = insn.id == X86_INS_TEST || insn.id == X86_INS_CMP || insn.id == X86_INS_BT;
+  for (uint8_t i = 0; i < x.op_count && !compares_only; ++i) {
     const cs_x86_op& op = x.operands[i];
     if (op.type != X86_OP_MEM || !(op.access & CS_AC_WRITE)) continue;
     out->stores_to_memory = true;

@@ -117,6 +117,9 @@ TEST_F(Decoding, RecordsRegisterEffects) {
   EXPECT_EQ(spill.store_base, Gpr::kRsp);
   X86Instruction through_arg = one("\x48\x89\x37"s);  // mov [rdi], rsi
   EXPECT_EQ(through_arg.store_base, Gpr::kRdi);
+  EXPECT_FALSE(one("\xf6\x87\x68\x11\x00\x00\x01"s).stores_to_memory);  // test byte [rdi+0x1168], 1
+  EXPECT_FALSE(one("\x83\x3f\x02"s).stores_to_memory);                    // cmp dword [rdi], 2
+  EXPECT_TRUE(one("\x83\x07\x02"s).stores_to_memory);                     // add dword [rdi], 2
   X86Instruction push = one("\x41\x56"s);
   EXPECT_EQ(push.change_to(Gpr::kRsp), RegisterChange::kOverwritten);
   EXPECT_EQ(push.store_base, Gpr::kRsp);
