@@ -69,7 +69,7 @@ class BranchIndex {
   // Bytes the linear sweep could not follow and that were decoded at every offset instead.
   uint64_t every_offset_bytes() const { return every_offset_bytes_; }
   // Longest region decoded at every offset; longer ones count as undecodable.
-  static constexpr uint64_t kMaxEveryOffsetRegion = 64 << 10;
+  static constexpr uint64_t kMaxEveryOffsetRegion = 256 << 10;
 
  private:
   struct Section {
