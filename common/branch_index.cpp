@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <optional>
-#include <string_view>
 #include <set>
+#include <string_view>
 
 #include "common/eh_frame_starts.h"
 #include "common/elf_file.h"
