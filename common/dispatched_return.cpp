@@ -18,8 +18,6 @@ namespace {
 
 using State = std::array<TrackedValue, kGprCount>;
 constexpr size_t kMaxInstructions = 256;
-constexpr Gpr kCallerSaved[] = {Gpr::kRax, Gpr::kRcx, Gpr::kRdx, Gpr::kRsi, Gpr::kRdi,
-                                Gpr::kR8,  Gpr::kR9,  Gpr::kR10, Gpr::kR11};
 
 TrackedValue& at(State& s, Gpr g) { return s[static_cast<size_t>(g)]; }
 const TrackedValue& at(const State& s, Gpr g) { return s[static_cast<size_t>(g)]; }
@@ -50,7 +48,7 @@ bool is_reg(const X86Operand& o) { return o.kind == X86Operand::Kind::kRegister 
 // The register effects of one instruction on the straight-line path.
 void track(const X86Instruction& insn, State& s) {
   if (insn.flow == ControlFlow::kCall || insn.flow == ControlFlow::kIndirectCall) {
-    for (Gpr g : kCallerSaved) at(s, g) = {};
+    for (Gpr g : kSysVCallerSaved) at(s, g) = {};
     return;
   }
   const auto& ops = insn.ops;
@@ -90,18 +88,12 @@ void track(const X86Instruction& insn, State& s) {
   }
 }
 
-std::optional<X86Instruction> decode_at(const PlacementContext& ctx, uint64_t address) {
-  auto off = ctx.elf.file_offset(address);
-  if (!off) return std::nullopt;
-  return ctx.decoder.decode_one(ctx.elf.read_bytes(*off, 15), address, *off);
-}
-
 // Instructions from `address` on, linearly, until `stop` says so (inclusive) or a limit.
 Result<std::vector<X86Instruction>> decode_until(const PlacementContext& ctx, uint64_t address,
                                                  const std::function<bool(const X86Instruction&)>& stop) {
   std::vector<X86Instruction> out;
   while (out.size() < kMaxInstructions) {
-    auto insn = decode_at(ctx, address);
+    auto insn = decode_instruction_at(ctx, address);
     if (!insn) return make_error("the code at 0x{:x} does not decode", address);
     out.push_back(*insn);
     if (stop(out.back())) return out;
@@ -149,14 +141,14 @@ std::optional<uint64_t> pointer_at(const ElfFile& elf, const std::map<uint64_t, 
 // `lea rax, [rip + T]; ret` → T, also through the direct jumps deprecated accessors make to
 // internal ones (TLSv1_method → tlsv1_method).
 std::optional<uint64_t> accessor_table(const PlacementContext& ctx, uint64_t address) {
-  auto lea = decode_at(ctx, address);
+  auto lea = decode_instruction_at(ctx, address);
   for (int hops = 0; hops < 3 && lea && lea->flow == ControlFlow::kJump && lea->target; ++hops)
-    lea = decode_at(ctx, *lea->target);
+    lea = decode_instruction_at(ctx, *lea->target);
   if (!lea || lea->mnemonic != "lea" || lea->ops.size() != 2 || !is_reg(lea->ops[0]) ||
       lea->ops[0].reg->reg != Gpr::kRax || lea->ops[1].kind != X86Operand::Kind::kMemory ||
       !lea->ops[1].segment_or_rip || lea->ops[1].base || lea->ops[1].index)
     return std::nullopt;
-  auto ret = decode_at(ctx, lea->end());
+  auto ret = decode_instruction_at(ctx, lea->end());
   if (!ret || ret->flow != ControlFlow::kReturn) return std::nullopt;
   return lea->end() + static_cast<uint64_t>(lea->ops[1].displacement);
 }
@@ -164,10 +156,7 @@ std::optional<uint64_t> accessor_table(const PlacementContext& ctx, uint64_t add
 // D in the internal function's indirect transfer through [reg + D], with the arguments it
 // passes on checked.
 Result<uint64_t> dispatch_slot(const PlacementContext& ctx, uint64_t internal, std::vector<std::string>* notes) {
-  PROBE_ASSIGN_OR_RETURN(auto code, decode_until(ctx, internal, [](const X86Instruction& i) {
-    return i.flow == ControlFlow::kIndirectJump || i.flow == ControlFlow::kIndirectCall ||
-           i.flow == ControlFlow::kReturn || i.flow == ControlFlow::kJump || i.flow == ControlFlow::kStop;
-  }));
+  PROBE_ASSIGN_OR_RETURN(auto code, decode_until(ctx, internal, transfers));
   const X86Instruction& last = code.back();
   if (last.flow != ControlFlow::kIndirectJump && last.flow != ControlFlow::kIndirectCall)
     return make_error("the internal function at 0x{:x} reaches `{}` before any indirect call", internal, last.text());
@@ -259,9 +248,7 @@ Result<DispatchedSite> find_dispatched_site(const PlacementContext& ctx, uint64_
   State origin = origin_state();
   std::vector<PathPoint> path;
   std::vector<const X86Instruction*> exits;
-  PROBE_ASSIGN_OR_RETURN(auto g_code, decode_until(ctx, ds.body, [&](const X86Instruction& i) {
-    return transfers(i);
-  }));
+  PROBE_ASSIGN_OR_RETURN(auto g_code, decode_until(ctx, ds.body, transfers));
   const X86Instruction& call = g_code.back();
   if (call.flow != ControlFlow::kIndirectCall)
     return make_error("the implementation's path reaches `{}` at 0x{:x} before an indirect call", call.text(),
@@ -362,7 +349,7 @@ Result<DispatchedSite> find_dispatched_site(const PlacementContext& ctx, uint64_
     bool guarded = false;
     if (origin_of_guard)
       for (uint64_t back : {5, 6}) {
-        auto mov = decode_at(ctx, b.from - back);
+        auto mov = decode_instruction_at(ctx, b.from - back);
         if (mov && mov->end() == b.from && mov->mnemonic == "mov" && mov->ops.size() == 2 && is_reg(mov->ops[0]) &&
             mov->ops[0].reg->reg == *origin_of_guard && mov->ops[1].kind == X86Operand::Kind::kImmediate &&
             mov->ops[1].immediate != 0)

@@ -295,8 +295,7 @@ Result<Forwarding> find_forwarding(const PlacementContext& ctx, const PlacementR
                       section.empty() ? "not code of this file" : "a PLT stub (another library)");
   if (fn.contains(target) || sibling.contains(target))
     return make_error("the shared call target 0x{:x} is inside a wrapper", target);
-  PROBE_ASSIGN_OR_RETURN(uint64_t off, ctx.elf.file_offset(target));
-  auto entry = ctx.decoder.decode_one(ctx.elf.read_bytes(off, 15), target, off);
+  auto entry = decode_instruction_at(ctx, target);
   if (!entry) return make_error("the shared function's first instruction at 0x{:x} does not decode", target);
   if (entry->uprobe.handling != UprobeHandling::kEmulated)
     return make_error("the shared function's first instruction {} at 0x{:x} is not emulated",
@@ -749,6 +748,12 @@ Result<Placement> place_return(const PlacementContext& ctx, const PlacementReque
 }
 
 }  // namespace
+
+std::optional<X86Instruction> decode_instruction_at(const PlacementContext& ctx, uint64_t address) {
+  auto off = ctx.elf.file_offset(address);
+  if (!off) return std::nullopt;
+  return ctx.decoder.decode_one(ctx.elf.read_bytes(*off, 15), address, *off);
+}
 
 const char* placement_kind_name(PlacementKind k) {
   switch (k) {

@@ -167,6 +167,10 @@ struct PlacementContext {
   const BranchIndex& branches;
 };
 
+// The instruction at virtual address `address` of the context's file, or nullopt if the
+// address is not in the file or does not decode.
+std::optional<X86Instruction> decode_instruction_at(const PlacementContext& ctx, uint64_t address);
+
 // The placement for one probe. An error only if the function cannot be found or the file
 // cannot be read; everything else that is not proven safe is a kFallback with the reason.
 Result<Placement> place_probe(const PlacementContext& ctx, const PlacementRequest& request);

@@ -37,10 +37,12 @@ enum class Gpr : uint8_t {
   kR8, kR9, kR10, kR11, kR12, kR13, kR14, kR15,
 };
 constexpr int kGprCount = 16;
-// The System V x86-64 calling convention: integer arguments in this order, and the registers a
-// callee keeps (so a value in one survives a call).
+// The System V x86-64 calling convention: integer arguments in this order, the registers a
+// callee keeps (so a value in one survives a call), and those a call may change.
 inline constexpr Gpr kSysVArgumentRegisters[] = {Gpr::kRdi, Gpr::kRsi, Gpr::kRdx, Gpr::kRcx, Gpr::kR8, Gpr::kR9};
 inline constexpr Gpr kSysVCalleeSaved[] = {Gpr::kRbx, Gpr::kRbp, Gpr::kR12, Gpr::kR13, Gpr::kR14, Gpr::kR15};
+inline constexpr Gpr kSysVCallerSaved[] = {Gpr::kRax, Gpr::kRcx, Gpr::kRdx, Gpr::kRsi, Gpr::kRdi,
+                                           Gpr::kR8,  Gpr::kR9,  Gpr::kR10, Gpr::kR11};
 
 // A register as a probe reads it: "rdx" is (kRdx, 8 bytes), "edx" is (kRdx, 4 bytes).
 struct GprRef {
