@@ -74,7 +74,7 @@ class PlacementOnKernel : public ::testing::Test {
   void SetUp() override {
     if (auto why = test::bpf_unavailable_reason()) GTEST_SKIP() << *why;
     if (!test::find_program("cc")) GTEST_SKIP() << "needs a C compiler (cc)";
-    test::write_text(dir_.file("pk.S"), test::kPlacementAsm);
+    test::write_text(dir_.file("pk.S"), test::placement_asm_source());
     test::write_text(dir_.file("main.c"), kDriver);
     exe_ = dir_.file("pk_driver");
     auto [rc, out] = test::run({"cc", "-O1", "-o", exe_, dir_.file("main.c"), dir_.file("pk.S")});

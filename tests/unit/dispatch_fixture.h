@@ -45,40 +45,8 @@ inline constexpr char kDispatchAsm[] = R"(
   jmp *0x10(%rax)
   .size \name\()_internal, .-\name\()_internal
 
-  .p2align 4
-  .globl \name
-  .type \name, @function               # SSL_read's shape
-\name:
-  sub $0x18, %rsp
-  xor %eax, %eax
-  test %edx, %edx
-  js 1f
-  mov %rsp, %rcx
-  movslq %edx, %rdx
-  call \name\()_internal
-  test %eax, %eax
-  jle 2f
-  mov (%rsp), %eax
-2:
-  add $0x18, %rsp
-  ret
-1:
-  mov $-1, %eax
-  jmp 2b
-  .size \name, .-\name
-
-  .p2align 4
-  .globl \name\()_ex
-  .type \name\()_ex, @function         # SSL_read_ex's shape
-\name\()_ex:
-  sub $8, %rsp
-  call \name\()_internal
-  xor %edx, %edx
-  test %eax, %eax
-  cmovs %edx, %eax
-  add $8, %rsp
-  ret
-  .size \name\()_ex, .-\name\()_ex
+  PK_SSL_WRAPPER \name, \name\()_internal          # SSL_read's shape
+  PK_SSL_WRAPPER_EX \name\()_ex, \name\()_internal  # SSL_read_ex's shape
 
   .p2align 4
   .type \name\()_impl, @function       # ssl3_read: peek = 0, the count pointer moves to r8
@@ -168,7 +136,7 @@ pk_in_sneak:
 
 // Builds the paths into a shared object in `dir`; returns (path, error text).
 inline std::pair<std::string, std::string> build_dispatch_library(const TempDir& dir) {
-  return build_asm_library(dir, "pkdispatch", kDispatchAsm);
+  return build_asm_library(dir, "pkdispatch", std::string(kSslWrapperMacros) + kDispatchAsm);
 }
 
 }  // namespace probe::test

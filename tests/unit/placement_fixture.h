@@ -27,62 +27,10 @@ pk_inner:
   ret
   .size pk_inner, .-pk_inner
 
-  .p2align 4
-  .globl pk_write
-  .type pk_write, @function            # SSL_write's shape
-pk_write:
-  sub $0x18, %rsp
-  xor %eax, %eax
-  test %edx, %edx
-  js 1f
-  mov %rsp, %rcx
-  movslq %edx, %rdx
-  call pk_inner
-  test %eax, %eax
-  jle 2f
-  mov (%rsp), %eax
-2:
-  add $0x18, %rsp
-  ret
-1:
-  mov $-1, %eax
-  jmp 2b
-  .size pk_write, .-pk_write
+  PK_SSL_WRAPPER pk_write, pk_inner          # SSL_write's shape
+  PK_SSL_WRAPPER_EX pk_write_ex, pk_inner    # SSL_write_ex's shape: no Jcc after the call
 
-  .p2align 4
-  .globl pk_write_ex
-  .type pk_write_ex, @function         # SSL_write_ex's shape: no Jcc after the call
-pk_write_ex:
-  sub $8, %rsp
-  call pk_inner
-  xor %edx, %edx
-  test %eax, %eax
-  cmovs %edx, %eax
-  add $8, %rsp
-  ret
-  .size pk_write_ex, .-pk_write_ex
-
-  .p2align 4
-  .globl pk_lonely
-  .type pk_lonely, @function           # the same shape, without an _ex sibling
-pk_lonely:
-  sub $0x18, %rsp
-  xor %eax, %eax
-  test %edx, %edx
-  js 1f
-  mov %rsp, %rcx
-  movslq %edx, %rdx
-  call pk_inner
-  test %eax, %eax
-  jle 2f
-  mov (%rsp), %eax
-2:
-  add $0x18, %rsp
-  ret
-1:
-  mov $-1, %eax
-  jmp 2b
-  .size pk_lonely, .-pk_lonely
+  PK_SSL_WRAPPER pk_lonely, pk_inner         # the same shape, without an _ex sibling
 
   .p2align 4
   .globl pk_push_entry
@@ -256,9 +204,12 @@ pk_no_size:
   .section .note.GNU-stack,"",@progbits
 )";
 
+// The whole assembly source: the shared wrapper macros, then the functions.
+inline std::string placement_asm_source() { return std::string(kSslWrapperMacros) + kPlacementAsm; }
+
 // Builds the functions into a shared object in `dir`; returns (path, error text).
 inline std::pair<std::string, std::string> build_placement_library(const TempDir& dir) {
-  return build_asm_library(dir, "pk", kPlacementAsm);
+  return build_asm_library(dir, "pk", placement_asm_source());
 }
 
 }  // namespace probe::test

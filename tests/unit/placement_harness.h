@@ -14,10 +14,58 @@
 
 namespace probe::test {
 
+// OpenSSL 3's exported wrapper shapes as assembler macros, for the fixtures that need them:
+//   PK_SSL_WRAPPER name, internal     SSL_read / SSL_write: refuse num < 0, call `internal`
+//                                     with the count pointer rsp+0 in rcx, then
+//                                     `test eax, eax; jle` and return the count
+//   PK_SSL_WRAPPER_EX name, internal  SSL_read_ex / SSL_write_ex: call, clamp the status (no Jcc)
+inline constexpr char kSslWrapperMacros[] = R"(
+  .macro PK_SSL_WRAPPER name, internal
+  .text
+  .p2align 4
+  .globl \name
+  .type \name, @function
+\name:
+  sub $0x18, %rsp
+  xor %eax, %eax
+  test %edx, %edx
+  js 1f
+  mov %rsp, %rcx
+  movslq %edx, %rdx
+  call \internal
+  test %eax, %eax
+  jle 2f
+  mov (%rsp), %eax
+2:
+  add $0x18, %rsp
+  ret
+1:
+  mov $-1, %eax
+  jmp 2b
+  .size \name, .-\name
+  .endm
+
+  .macro PK_SSL_WRAPPER_EX name, internal
+  .text
+  .p2align 4
+  .globl \name
+  .type \name, @function
+\name:
+  sub $8, %rsp
+  call \internal
+  xor %edx, %edx
+  test %eax, %eax
+  cmovs %edx, %eax
+  add $8, %rsp
+  ret
+  .size \name, .-\name
+  .endm
+)";
+
 // Assembles `source` into `dir`/lib`stem`.so (cc, no libc, with a build-id, plus `link_flags`);
 // returns (path, error text).
 inline std::pair<std::string, std::string> build_asm_library(const TempDir& dir, const std::string& stem,
-                                                             const char* source,
+                                                             const std::string& source,
                                                              const std::vector<std::string>& link_flags = {}) {
   if (!find_program("cc")) return {"", "needs a C compiler (cc)"};
   write_text(dir.file(stem + ".S"), source);
